@@ -1,0 +1,131 @@
+"""`codegemma <verb>`: one command line, each verb a plain function in its package.
+
+Verbs are looked up lazily (module path strings), so `codegemma --help` and
+the light verbs never import torch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import os
+import sys
+from typing import Callable
+
+#: verb -> module that defines `HELP`, `configure(parser)` and `run(args) -> int`.
+COMMANDS: dict[str, str] = {
+    "serve": "server.cli",
+    "complete": "engine.complete",
+    "lsp": "lsp.cli",
+    "eval": "evals.cli",
+    "bench": "evals.bench_cli",
+    "pack": "training.pack_cli",
+    "train": "training.train_cli",
+    "merge": "training.merge_cli",
+}
+
+#: Errors whose message is meant for the user: printed as one line, no traceback.
+USER_ERRORS = ("engine.errors:EngineError", "fim.errors:FimError", "server.errors:ServerError",
+               "evals.errors:EvalError", "training.errors:TrainingError", "lsp.errors:LspError")  # fmt: skip
+
+
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags every verb that runs a model shares."""
+    group = parser.add_argument_group("model")
+    group.add_argument(
+        "--model",
+        default=os.environ.get("CODEGEMMA_MODEL"),
+        help="Hugging Face id (e.g. google/codegemma-2b), model directory, or .gguf file. "
+        "Default: the bundled Qwen2.5-Coder-0.5B-Instruct (no download). Env: CODEGEMMA_MODEL",
+    )
+    group.add_argument("--adapter", help="directory of a peft LoRA adapter to apply (e.g. from `codegemma train`)")
+    group.add_argument(
+        "--fim-format",
+        help="force a FIM prompt format instead of detecting it from the tokenizer "
+        "(codegemma, codegemma-spm, codegemma-spm-v2, qwen2.5-coder, starcoder2, deepseek-coder, codellama, ...)",
+    )
+    group.add_argument("--dtype", default="float32", choices=("float32", "bfloat16", "float16"),
+                       help="weight type (float32 is fastest on CPUs without native bf16)")  # fmt: skip
+    group.add_argument("--context-tokens", type=int, default=1024,
+                       help="token budget for prefix + suffix + other files; text farthest from the cursor "
+                       "is dropped in whole lines (default: 1024)")  # fmt: skip
+    group.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: all cores)")
+
+
+def load_backend(args: argparse.Namespace):
+    """An in-process backend built from `add_model_arguments` flags."""
+    from engine.local import LocalBackend
+    from engine.loading import load_model
+
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    if args.context_tokens <= 0:
+        from engine.errors import EngineError
+
+        raise EngineError(f"--context-tokens must be positive, not {args.context_tokens}")
+    lm = load_model(args.model, adapter=args.adapter, fim_format=args.fim_format, dtype=args.dtype)
+    return LocalBackend(lm, context_tokens=args.context_tokens)
+
+
+def _user_error_types() -> tuple[type[BaseException], ...]:
+    found = []
+    for ref in USER_ERRORS:
+        module, _, name = ref.partition(":")
+        try:
+            found.append(getattr(importlib.import_module(module), name))
+        except (ImportError, AttributeError):
+            continue
+    return tuple(found)
+
+
+def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Callable[[argparse.Namespace], int]]]:
+    parser = argparse.ArgumentParser(
+        prog="codegemma",
+        description="Fill-in-the-middle code completion with CodeGemma (or the bundled model): "
+        "HTTP server, language server, evaluation, training.",
+    )
+    parser.add_argument("--log-level", default=os.environ.get("CODEGEMMA_LOG_LEVEL", "INFO"),
+                        help="DEBUG, INFO, WARNING or ERROR (default: INFO)")  # fmt: skip
+    sub = parser.add_subparsers(dest="verb", metavar="VERB")
+    runners: dict[str, Callable[[argparse.Namespace], int]] = {}
+    for verb, module_name in COMMANDS.items():
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name and module_name.startswith(exc.name):
+                continue  # a verb whose package is not written yet
+            raise
+        child = sub.add_parser(verb, help=module.HELP, description=module.__doc__,
+                               formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+        module.configure(child)
+        runners[verb] = module.run
+    return parser, runners
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser, runners = build_parser()
+    args = parser.parse_args(argv)
+    if not args.verb:
+        parser.print_help()
+        return 2
+    logging.basicConfig(
+        level=args.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    user_errors = _user_error_types()
+    try:
+        return runners[args.verb](args) or 0
+    except KeyboardInterrupt:
+        print("codegemma: interrupted", file=sys.stderr)
+        return 130
+    except user_errors as exc:
+        print(f"codegemma {args.verb}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

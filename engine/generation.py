@@ -1,0 +1,171 @@
+"""The decode loop: prefill, then one token at a time until a stop.
+
+Written by hand rather than with `model.generate` because a completion
+server needs control between every two tokens: check cancellation, ask the
+post-processing rules whether the unit is complete, stream what is final,
+and keep the KV cache for the next request.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import torch
+
+from engine.backend import CancelToken, FinishReason, StopType
+from fim.postprocess import CompletionFilter
+
+#: Prompt tokens per forward pass during prefill; between chunks a cancel is noticed.
+PREFILL_CHUNK = 128
+
+
+@dataclass(frozen=True)
+class Sampling:
+    temperature: float = 0.0
+    top_p: float = 1.0
+    top_k: int = 0
+    seed: int | None = None
+
+    @property
+    def greedy(self) -> bool:
+        return self.temperature <= 0.0
+
+
+@dataclass
+class Generated:
+    text: str
+    finish_reason: FinishReason
+    stop_type: StopType
+    stopping_word: str | None
+    prompt_tokens: int
+    cached_tokens: int
+    generated_tokens: int
+    prompt_ms: float
+    generate_ms: float
+
+
+def pick_token(logits: torch.Tensor, sampling: Sampling, generator: torch.Generator | None) -> int:
+    """Choose the next token from one row of logits."""
+    if sampling.greedy:
+        return int(torch.argmax(logits))
+    scores = logits.float() / sampling.temperature
+    if sampling.top_k > 0:
+        kth = torch.topk(scores, min(sampling.top_k, scores.numel())).values[-1]
+        scores = scores.masked_fill(scores < kth, float("-inf"))
+    probs = torch.softmax(scores, dim=-1)
+    if sampling.top_p < 1.0:
+        sorted_probs, order = torch.sort(probs, descending=True)
+        keep = torch.cumsum(sorted_probs, dim=-1) - sorted_probs < sampling.top_p
+        sorted_probs = sorted_probs * keep
+        probs = torch.zeros_like(probs).scatter(0, order, sorted_probs)
+    return int(torch.multinomial(probs, 1, generator=generator))
+
+
+def crop_cache(cache: Any, length: int) -> None:
+    """Shorten `cache` to its first `length` tokens.
+
+    transformers changed `crop`'s argument from "length to keep" to "count to
+    remove" (negative); this is the one place that knows.
+    """
+    extra = cache.get_seq_length() - length
+    if extra > 0:
+        cache.crop(-extra)
+
+
+def prefill(model: Any, ids: list[int], cache: Any, start: int, cancel: CancelToken | None) -> torch.Tensor | None:
+    """Run `ids[start:]` through the model on top of `cache` (which holds `ids[:start]`).
+
+    Returns the logits of the last position, or None if cancelled.
+    """
+    logits = None
+    for at in range(start, len(ids), PREFILL_CHUNK):
+        if cancel is not None and cancel.cancelled:
+            return None
+        chunk = torch.tensor([ids[at : at + PREFILL_CHUNK]], dtype=torch.long)
+        out = model(input_ids=chunk, past_key_values=cache, use_cache=True)
+        logits = out.logits[0, -1]
+    return logits
+
+
+def generate(
+    model: Any,
+    decode: Callable[[list[int]], str],
+    prompt_ids: list[int],
+    *,
+    cache: Any,
+    cached_tokens: int = 0,
+    max_tokens: int,
+    stop_ids: frozenset[int],
+    text_filter: CompletionFilter,
+    sampling: Sampling = Sampling(),
+    cancel: CancelToken | None = None,
+    on_text: Callable[[str], None] | None = None,
+    time_limit_ms: float | None = None,
+) -> Generated:
+    """Generate a completion of `prompt_ids`, reusing `cache` for its first `cached_tokens`.
+
+    `cache` is a transformers cache object holding exactly `prompt_ids[:cached_tokens]`
+    (or empty); afterwards it holds the prompt and the generated tokens.
+    """
+    generator = None
+    if not sampling.greedy and sampling.seed is not None:
+        generator = torch.Generator().manual_seed(sampling.seed)
+    started = time.perf_counter()
+    with torch.inference_mode():
+        if cached_tokens >= len(prompt_ids):
+            # Everything is cached but the last token's logits: recompute that one.
+            crop_cache(cache, len(prompt_ids) - 1)
+            cached_tokens = len(prompt_ids) - 1
+        logits = prefill(model, prompt_ids, cache, cached_tokens, cancel)
+        prompt_done = time.perf_counter()
+        ids: list[int] = []
+        text, shown = "", 0
+        finish: FinishReason = "length"
+        stop_type: StopType = "limit"
+        word: str | None = None
+        while logits is not None:
+            token = pick_token(logits, sampling, generator)
+            if token in stop_ids:
+                finish, stop_type = "stop", "eos"
+                break
+            ids.append(token)
+            candidate = decode(ids)
+            if not candidate.endswith("\ufffd"):  # wait for the rest of a multi-byte character
+                text = candidate
+                verdict = text_filter.check(text)
+                if on_text is not None and verdict.stable > shown:
+                    on_text(text[shown : verdict.stable])
+                    shown = verdict.stable
+                if verdict.cut is not None:
+                    # A completed unit counts as a natural end, as eos would.
+                    finish, stop_type, word = "stop", "word" if verdict.word else "eos", verdict.word
+                    break
+                if time_limit_ms is not None and "\n" in text:
+                    if (time.perf_counter() - prompt_done) * 1000 > time_limit_ms:
+                        finish, stop_type = "stop", "limit"
+                        break
+            if len(ids) >= max_tokens:
+                break
+            if cancel is not None and cancel.cancelled:
+                break
+            out = model(input_ids=torch.tensor([[token]], dtype=torch.long), past_key_values=cache, use_cache=True)
+            logits = out.logits[0, -1]
+        if cancel is not None and cancel.cancelled:
+            finish, stop_type = "cancelled", "none"
+    final, final_word = text_filter.finish(text)
+    if on_text is not None and len(final) > shown and final.startswith(text[:shown]):
+        on_text(final[shown:])
+    done = time.perf_counter()
+    return Generated(
+        text=final,
+        finish_reason=finish,
+        stop_type=stop_type,
+        stopping_word=word or final_word,
+        prompt_tokens=len(prompt_ids),
+        cached_tokens=cached_tokens,
+        generated_tokens=len(ids),
+        prompt_ms=(prompt_done - started) * 1000,
+        generate_ms=(done - prompt_done) * 1000,
+    )

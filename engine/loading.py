@@ -1,0 +1,228 @@
+"""Load a model and its tokenizer from the bundled package, a directory, a GGUF file or the hub.
+
+Whatever the source, the result is a `LoadedModel` whose FIM format has been
+checked against the tokenizer: every sentinel must be exactly one token, so
+the engine can stop on ids rather than on decoded text.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from engine.errors import EngineError
+from fim.errors import FimError
+from fim.formats import FAMILIES, FimFormat, detect_family, get_format
+
+log = logging.getLogger(__name__)
+
+#: What `--model` means when it is not given.
+BUNDLED = "bundled"
+DTYPES = ("float32", "bfloat16", "float16")
+
+
+@dataclass
+class LoadedModel:
+    model: Any
+    tokenizer: Any
+    #: What was asked for (`bundled`, a hub id, a path), for logs and `/v1/models`.
+    name: str
+    fim_format: FimFormat
+    #: Token ids that end a completion: eos and every FIM sentinel.
+    stop_ids: frozenset[int]
+    dtype: str = "float32"
+    device: str = "cpu"
+    adapter: str | None = None
+    load_seconds: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def encode(self, text: str) -> list[int]:
+        return self.tokenizer.encode(text, add_special_tokens=False)
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.encode(text)) if text else 0
+
+
+def describe_source(spec: str | None) -> tuple[str, str]:
+    """Classify `--model`: ("bundled"|"gguf"|"dir"|"hub", normalised spec)."""
+    if spec in (None, "", BUNDLED):
+        return BUNDLED, BUNDLED
+    path = Path(spec).expanduser()
+    if spec.endswith(".gguf"):
+        return "gguf", str(path)
+    if path.is_dir():
+        return "dir", str(path)
+    looks_like_path = spec.startswith((".", "/", "~")) or spec.count("/") > 1 or "\\" in spec
+    if looks_like_path or path.exists():
+        raise EngineError(f"model not found: {spec} is neither a model directory nor a .gguf file")
+    if spec.count("/") != 1:
+        raise EngineError(
+            f"--model {spec!r} is not a Hugging Face id (owner/name), a model directory or a .gguf file"
+        )
+    return "hub", spec
+
+
+def resolve_model_dir(spec: str | None) -> tuple[str, str]:
+    """Turn `--model` into something `from_pretrained` can open without more questions."""
+    kind, where = describe_source(spec)
+    if kind == BUNDLED:
+        from engine.bundled import BUNDLED_NAME, bundled_model_dir
+
+        log.info(
+            "no --model given: using the bundled model, %s. To use CodeGemma with your own weights, "
+            "pass --model google/codegemma-2b (needs a Hugging Face token with the licence accepted) "
+            "or --model /path/to/codegemma-2b",
+            BUNDLED_NAME,
+        )
+        return kind, str(bundled_model_dir())
+    if kind == "gguf":
+        from engine.gguf import check_gguf, converted_dir_for, convert_gguf
+
+        path = Path(where)
+        check_gguf(path)
+        target = converted_dir_for(path)
+        if not (target / "config.json").is_file():
+            convert_gguf(path, target)
+        return kind, str(target)
+    if kind == "dir" and not (Path(where) / "config.json").is_file():
+        raise EngineError(f"{where} has no config.json: it is not a Hugging Face model directory")
+    return kind, where
+
+
+def _hub_error(spec: str, exc: BaseException) -> EngineError:
+    """Map the hub's exception zoo to one sentence a user can act on."""
+    from huggingface_hub import errors as hub
+
+    chain: list[BaseException] = []
+    cur: BaseException | None = exc
+    while cur is not None and len(chain) < 10:
+        chain.append(cur)
+        cur = cur.__cause__ or cur.__context__
+    kinds = tuple(type(e) for e in chain)
+    if any(issubclass(k, hub.GatedRepoError) for k in kinds) or "gated" in str(exc).lower():
+        return EngineError(
+            f"{spec} is a gated model: accept its licence on the Hugging Face hub and set HF_TOKEN, "
+            "or pass a local directory or .gguf file"
+        )
+    if any(issubclass(k, hub.RepositoryNotFoundError) for k in kinds) or "not a valid model identifier" in str(exc):
+        return EngineError(
+            f"no model {spec!r} on the Hugging Face hub (or it is private and HF_TOKEN is not set); "
+            "check the id, or pass a local directory or .gguf file"
+        )
+    if any(issubclass(k, hub.LocalEntryNotFoundError) for k in kinds) or "couldn't connect" in str(exc):
+        return EngineError(
+            f"cannot download {spec}: the Hugging Face hub is unreachable and the model is not in the local cache; "
+            "pass a local directory or .gguf file, or leave --model out to use the bundled model"
+        )
+    return EngineError(f"cannot load {spec}: {exc}")
+
+
+def _torch_dtype(name: str) -> Any:
+    import torch
+
+    if name not in DTYPES:
+        raise EngineError(f"unknown --dtype {name!r}; choose one of {', '.join(DTYPES)}")
+    return getattr(torch, name)
+
+
+def check_format(tokenizer: Any, fmt: FimFormat, name: str) -> frozenset[int]:
+    """Ids of the format's stop strings and eos; fails unless every sentinel is one token."""
+    ids: set[int] = set()
+    for sentinel in fmt.family.sentinels:
+        encoded = tokenizer.encode(sentinel, add_special_tokens=False)
+        if len(encoded) != 1:
+            raise EngineError(
+                f"{name}'s tokenizer has no single token for the FIM sentinel {sentinel!r} of format "
+                f"{fmt.name!r} (it encodes to {len(encoded)} tokens); this model cannot infill in that format. "
+                "Pick another with --fim-format or use a FIM-trained model"
+            )
+    for stop in fmt.family.stop_strings:
+        encoded = tokenizer.encode(stop, add_special_tokens=False)
+        if len(encoded) == 1:
+            ids.add(encoded[0])
+    eos = tokenizer.eos_token_id
+    if isinstance(eos, int):
+        ids.add(eos)
+    return frozenset(ids)
+
+
+def choose_format(tokenizer: Any, config: Any, forced: str | None) -> FimFormat:
+    try:
+        if forced:
+            return get_format(forced)
+        family = detect_family(tokenizer.get_vocab(), getattr(config, "model_type", None))
+    except FimError as exc:
+        raise EngineError(str(exc)) from None
+    return get_format(family.name)
+
+
+def load_model(
+    spec: str | None = None,
+    *,
+    adapter: str | None = None,
+    fim_format: str | None = None,
+    dtype: str = "float32",
+    device: str = "cpu",
+) -> LoadedModel:
+    """Load `spec` (see `describe_source`) ready for generation, with an optional LoRA adapter."""
+    started = time.perf_counter()
+    torch_dtype = _torch_dtype(dtype)
+    kind, where = resolve_model_dir(spec)
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(where)
+        model = AutoModelForCausalLM.from_pretrained(where, dtype=torch_dtype)
+    except OSError as exc:
+        if kind == "hub":
+            raise _hub_error(where, exc) from None
+        raise EngineError(f"cannot load the model in {where}: {exc}") from None
+    except ValueError as exc:
+        raise EngineError(f"cannot load {spec or where}: {exc}") from None
+    name = spec or BUNDLED
+    fmt = choose_format(tokenizer, model.config, fim_format)
+    stop_ids = check_format(tokenizer, fmt, name)
+    generation_eos = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+    if isinstance(generation_eos, int):
+        stop_ids |= {generation_eos}
+    elif generation_eos:
+        stop_ids |= set(generation_eos)
+    if adapter:
+        model = apply_adapter(model, adapter)
+    model.to(device)
+    model.eval()
+    seconds = time.perf_counter() - started
+    log.info("loaded %s (%s, FIM format %s, %s on %s) in %.1f s", name, kind, fmt.name, dtype, device, seconds)
+    return LoadedModel(
+        model=model,
+        tokenizer=tokenizer,
+        name=name,
+        fim_format=fmt,
+        stop_ids=frozenset(stop_ids),
+        dtype=dtype,
+        device=device,
+        adapter=adapter,
+        load_seconds=seconds,
+    )
+
+
+def apply_adapter(model: Any, adapter: str) -> Any:
+    """Put a peft LoRA adapter (directory) on top of `model`, merged for plain-speed inference."""
+    path = Path(adapter).expanduser()
+    if not (path / "adapter_config.json").is_file():
+        raise EngineError(f"--adapter {adapter}: no adapter_config.json there; pass a directory saved by peft")
+    from peft import PeftModel
+
+    try:
+        peft_model = PeftModel.from_pretrained(model, str(path))
+    except (ValueError, RuntimeError, KeyError) as exc:
+        raise EngineError(f"--adapter {adapter} does not fit this model: {exc}") from None
+    log.info("applied LoRA adapter %s", path)
+    return peft_model.merge_and_unload()
+
+
+def known_formats() -> str:
+    return ", ".join(FAMILIES)

@@ -1,0 +1,204 @@
+"""Decide where a completion ends, while it is being generated and after.
+
+A completion is judged by a list of rules. Each rule looks at the text
+generated so far and may say "the completion ends here" (a cut offset) or
+"the last n characters may still be cut, do not show them yet" (pending).
+The engine asks after every token, so generation stops as soon as any rule
+cuts, and streaming clients never see text that is later taken back. The
+same rules run once more on the final text, so streamed and non-streamed
+answers agree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Iterable, Protocol, Sequence
+
+
+class Rule(Protocol):
+    def cut(self, text: str, final: bool = False) -> int | None:
+        """Offset at which the completion must end, if this rule knows yet.
+
+        `final` is set once generation is over: an unfinished last line is
+        then as complete as it will get.
+        """
+
+    def pending(self, text: str) -> int:
+        """How many trailing characters a later token could still cut away."""
+
+
+@dataclass(frozen=True)
+class StopStrings:
+    """End before the first stop string: FIM sentinels, eos text, user `stop` words."""
+
+    words: tuple[str, ...]
+
+    def first(self, text: str) -> tuple[int, str] | None:
+        best: tuple[int, str] | None = None
+        for word in self.words:
+            at = text.find(word)
+            if at != -1 and (best is None or at < best[0]):
+                best = (at, word)
+        return best
+
+    def cut(self, text: str, final: bool = False) -> int | None:
+        found = self.first(text)
+        return None if found is None else found[0]
+
+    def pending(self, text: str) -> int:
+        longest = 0
+        for word in self.words:
+            for n in range(min(len(word) - 1, len(text)), longest, -1):
+                if text.endswith(word[:n]):
+                    longest = n
+                    break
+        return longest
+
+
+def _meaningful(line: str) -> bool:
+    """A line distinctive enough that repeating it means running into the suffix."""
+    stripped = line.strip()
+    return len(stripped) >= 4 and any(ch.isalnum() for ch in stripped)
+
+
+@dataclass
+class SuffixRepeat:
+    """End before a line that repeats the code just below the cursor.
+
+    Models that cannot stop by themselves run on into the suffix; the first
+    non-blank suffix line reappearing as a whole line is the surest sign. Short
+    lines such as `}` or `)` count only when the next line matches too.
+    """
+
+    suffix: str
+    #: True when only whitespace precedes the cursor on its line, so the
+    #: completion's first line is a whole line too.
+    at_line_start: bool = False
+    #: How many non-blank suffix lines to compare against.
+    window: int = 2
+
+    @cached_property
+    def targets(self) -> list[str]:
+        lines = [ln.strip() for ln in self.suffix.splitlines() if ln.strip()]
+        return lines[: self.window]
+
+    def cut(self, text: str, final: bool = False) -> int | None:
+        targets = self.targets
+        if not targets:
+            return None
+        lines = text.splitlines(keepends=True)
+        # The first line continues the cursor's line: a whole line only at a line start.
+        first = 0 if self.at_line_start else 1
+        offset = sum(len(line) for line in lines[:first])
+        for i in range(first, len(lines)):
+            line = lines[i]
+            if (line.endswith("\n") or final) and line.strip() == targets[0]:
+                if _meaningful(line):
+                    return offset
+                if len(targets) > 1 and i + 1 < len(lines) and lines[i + 1].strip() == targets[1]:
+                    return offset
+            offset += len(line)
+        return None
+
+    def pending(self, text: str) -> int:
+        targets = self.targets
+        if not targets:
+            return 0
+        whole_line = "\n" in text or self.at_line_start
+        last = text.rsplit("\n", 1)[-1]
+        if whole_line and targets[0].startswith(last.lstrip()):
+            return len(last)
+        # A short first target waits for the line after it.
+        lines = text.split("\n")
+        if len(lines) >= 3 and lines[-2].strip() == targets[0] and not _meaningful(lines[-2]):
+            return len(lines[-2]) + 1 + len(lines[-1])
+        return 0
+
+
+@dataclass(frozen=True)
+class MinIndent:
+    """End before a line indented less than `n_indent` columns (llama.cpp's `n_indent`)."""
+
+    n_indent: int
+
+    def cut(self, text: str, final: bool = False) -> int | None:
+        if self.n_indent <= 0 or "\n" not in text:
+            return None
+        offset = text.index("\n") + 1
+        for line in text[offset:].splitlines(keepends=True):
+            if line.endswith("\n") or final or len(line) > self.n_indent:
+                body = line.rstrip("\r\n")
+                if body.strip():
+                    indent = len(body) - len(body.lstrip(" \t"))
+                    if indent < self.n_indent:
+                        return offset - 1
+            offset += len(line)
+        return None
+
+    def pending(self, text: str) -> int:
+        if self.n_indent <= 0 or "\n" not in text:
+            return 0
+        last = text.rsplit("\n", 1)[-1]
+        return len(last) + 1 if len(last) <= self.n_indent else 0
+
+
+@dataclass(frozen=True)
+class Verdict:
+    #: Leading characters that are final and may be shown.
+    stable: int
+    #: Set when the completion is over: the final text is `text[:cut]`.
+    cut: int | None = None
+    #: The stop string that ended it, when one did.
+    word: str | None = None
+
+
+@dataclass
+class CompletionFilter:
+    """Runs the rules for one completion; ask after every token with the whole text so far."""
+
+    rules: Sequence[Rule] = field(default_factory=list)
+
+    def check(self, text: str, final: bool = False) -> Verdict:
+        cut: int | None = None
+        word: str | None = None
+        for rule in self.rules:
+            at = rule.cut(text, final)
+            if at is not None and (cut is None or at < cut):
+                cut = at
+                word = rule.first(text)[1] if isinstance(rule, StopStrings) else None
+        if cut is not None:
+            return Verdict(stable=cut, cut=cut, word=word)
+        held = max((rule.pending(text) for rule in self.rules), default=0)
+        return Verdict(stable=len(text) - held)
+
+    def finish(self, text: str) -> tuple[str, str | None]:
+        """Final text and the stop word that ended it (None when no stop string did)."""
+        verdict = self.check(text, final=True)
+        final = text if verdict.cut is None else text[: verdict.cut]
+        if not final.strip():
+            final = ""
+        return final, verdict.word
+
+
+def completion_filter(
+    *,
+    stop_words: Iterable[str],
+    prefix: str = "",
+    suffix: str = "",
+    raw: bool = False,
+    n_indent: int = 0,
+) -> CompletionFilter:
+    """The rules for one request.
+
+    `raw` keeps only what every answer needs (end at sentinels and the
+    caller's stop words) and switches our post-processing off, so its effect
+    can be measured.
+    """
+    rules: list[Rule] = [StopStrings(tuple(w for w in dict.fromkeys(stop_words) if w))]
+    if n_indent > 0:
+        rules.append(MinIndent(n_indent))
+    if not raw:
+        cursor_line = prefix.rsplit("\n", 1)[-1]
+        rules.append(SuffixRepeat(suffix, at_line_start=not cursor_line.strip()))
+    return CompletionFilter(rules)

@@ -1,0 +1,1 @@
+"""HTTP completion server: OpenAI-compatible `/v1/completions` and llama.cpp-compatible `/infill`."""

@@ -1,0 +1,86 @@
+"""Start the HTTP completion server.
+
+  codegemma serve                                   # bundled model on 127.0.0.1:8012
+  codegemma serve --model google/codegemma-2b       # CodeGemma (your Hugging Face token)
+  codegemma serve --model ./codegemma-2b.gguf --port 8080
+  codegemma serve --host 0.0.0.0 --api-key "$KEY"   # reachable from other machines
+
+Port 8012 is llama.vim's default, so it works against this server unchanged.
+The server answers at once; /health says "loading" until the model is ready.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import logging
+import os
+import socket
+
+from server.errors import ServerError
+
+HELP = "run the HTTP completion server (OpenAI /v1/completions, llama.cpp /infill)"
+DEFAULT_PORT = 8012
+
+log = logging.getLogger(__name__)
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    from engine.cli import add_model_arguments
+
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1, this machine only)")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default: {DEFAULT_PORT})")
+    parser.add_argument("--api-key", default=os.environ.get("CODEGEMMA_API_KEY"),
+                        help="require 'Authorization: Bearer KEY' on completion routes (env: CODEGEMMA_API_KEY)")  # fmt: skip
+    parser.add_argument("--insecure-no-key", action="store_true",
+                        help="allow binding a non-loopback address without --api-key")  # fmt: skip
+    parser.add_argument("--max-pending", type=int, default=8,
+                        help="requests running or waiting at once; more get 503 (default: 8)")  # fmt: skip
+    parser.add_argument("--max-input-chars", type=int, default=512 * 1024,
+                        help="largest prefix + suffix + extra context accepted, in characters (default: 524288)")  # fmt: skip
+    parser.add_argument("--max-tokens", type=int, default=64,
+                        help="tokens to generate when a request does not say (default: 64)")  # fmt: skip
+    add_model_arguments(parser)
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        try:
+            return all(ipaddress.ip_address(info[4][0]).is_loopback for info in socket.getaddrinfo(host, None))
+        except OSError:
+            return False
+
+
+def run(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from engine.cli import load_backend
+    from server.app import create_app
+    from server.service import CompletionService, ServiceLimits
+
+    if not is_loopback(args.host) and not args.api_key and not args.insecure_no_key:
+        raise ServerError(
+            0,
+            f"refusing to serve on {args.host} without an API key: anyone who can reach this machine could use it. "
+            "Pass --api-key (or set CODEGEMMA_API_KEY), or --insecure-no-key if you really mean it",
+        )
+    for flag, value in (("--max-pending", args.max_pending), ("--max-input-chars", args.max_input_chars),
+                        ("--max-tokens", args.max_tokens), ("--port", args.port)):  # fmt: skip
+        if value <= 0:
+            raise ServerError(0, f"{flag} must be positive, not {value}")
+    limits = ServiceLimits(
+        max_pending=args.max_pending, max_input_chars=args.max_input_chars, default_max_tokens=args.max_tokens
+    )
+    service = CompletionService(lambda: load_backend(args), limits)
+    app = create_app(service, api_key=args.api_key)
+    service.start_loading()
+    log.info("listening on http://%s:%d (health: /health)", args.host, args.port)
+    try:
+        uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level.lower(), access_log=False)
+    finally:
+        service.close()
+    return 0

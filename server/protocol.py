@@ -1,0 +1,239 @@
+"""Wire types of the HTTP server: OpenAI legacy completions and llama.cpp's `/infill`.
+
+Requests ignore fields they do not know (clients send many), validate the
+ones they use, and convert themselves into the wire-neutral
+`CompletionRequest`; responses are built from a `Completion`. Editors, the
+remote backends and the tests import these same models.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from engine.backend import Completion, CompletionRequest
+from fim.prompt import ContextFile
+
+#: Hard cap on generated tokens per request (a typo like 1e9 should not tie a server up).
+MAX_TOKENS_LIMIT = 4096
+
+
+class Lenient(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+def _stop_tuple(value: str | list[str] | None) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,) if value else ()
+    return tuple(s for s in value if s)
+
+
+Temperature = Annotated[float, Field(ge=0.0, le=2.0)]
+TopP = Annotated[float, Field(gt=0.0, le=1.0)]
+
+
+# --- OpenAI legacy completions -------------------------------------------------
+
+
+class OpenAICompletionRequest(Lenient):
+    model: str | None = None
+    #: The text before the cursor. A list is accepted when it holds exactly one string.
+    prompt: str | list[str]
+    suffix: str | None = None
+    max_tokens: Annotated[int, Field(ge=1, le=MAX_TOKENS_LIMIT)] | None = None
+    temperature: Temperature = 0.0
+    top_p: TopP = 1.0
+    n: Annotated[int, Field(ge=1, le=8)] = 1
+    stop: str | list[str] | None = None
+    stream: bool = False
+    seed: int | None = None
+    logprobs: None = Field(default=None, description="not supported; must be absent or null")
+    echo: Literal[False] = False
+    #: Extensions: path of the file (shown to the model), and our post-processing switch.
+    path: str | None = None
+    raw: bool = False
+
+    @field_validator("prompt")
+    @classmethod
+    def _one_prompt(cls, value: str | list[str]) -> str | list[str]:
+        if isinstance(value, list) and len(value) != 1:
+            raise ValueError("must be a string, or a list holding exactly one string")
+        return value
+
+    @field_validator("stop")
+    @classmethod
+    def _few_stops(cls, value: str | list[str] | None) -> str | list[str] | None:
+        if isinstance(value, list) and len(value) > 16:
+            raise ValueError("at most 16 stop strings")
+        return value
+
+    def to_request(self, default_max_tokens: int, seed_offset: int = 0) -> CompletionRequest:
+        prompt = self.prompt if isinstance(self.prompt, str) else self.prompt[0]
+        return CompletionRequest(
+            prefix=prompt,
+            suffix=self.suffix or "",
+            path=self.path,
+            max_tokens=self.max_tokens or default_max_tokens,
+            temperature=self.temperature,
+            top_p=self.top_p,
+            seed=None if self.seed is None else self.seed + seed_offset,
+            stop=_stop_tuple(self.stop),
+            raw=self.raw,
+        )
+
+
+class Usage(BaseModel):
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+
+
+class OpenAIChoice(BaseModel):
+    text: str
+    index: int
+    logprobs: None = None
+    finish_reason: Literal["stop", "length"] | None
+
+
+class OpenAICompletionResponse(BaseModel):
+    id: str
+    object: Literal["text_completion"] = "text_completion"
+    created: int = Field(default_factory=lambda: int(time.time()))
+    model: str
+    choices: list[OpenAIChoice]
+    usage: Usage | None = None
+
+
+def openai_finish(completion: Completion) -> Literal["stop", "length"]:
+    return "length" if completion.finish_reason == "length" else "stop"
+
+
+# --- llama.cpp /infill ---------------------------------------------------------
+
+
+class ExtraChunk(Lenient):
+    filename: str = ""
+    text: str = ""
+
+
+class InfillRequest(Lenient):
+    input_prefix: str = ""
+    input_suffix: str = ""
+    input_extra: list[ExtraChunk] = Field(default_factory=list, max_length=64)
+    #: Text of the cursor line typed so far (llama.vim sends it apart from the prefix).
+    prompt: str = ""
+    n_predict: Annotated[int, Field(ge=-1, le=MAX_TOKENS_LIMIT)] = -1
+    stop: list[str] = Field(default_factory=list, max_length=16)
+    n_indent: Annotated[int, Field(ge=0, le=1000)] = 0
+    temperature: Temperature = 0.0
+    top_k: Annotated[int, Field(ge=0)] = 0
+    top_p: TopP = 1.0
+    seed: int | None = None
+    stream: bool = False
+    cache_prompt: bool = True
+    t_max_predict_ms: Annotated[float, Field(ge=0)] = 0
+    id_slot: int = -1
+    response_fields: list[str] | None = None
+    #: Extensions: path of the file, and our post-processing switch.
+    path: str | None = None
+    raw: bool = False
+
+    @field_validator("seed")
+    @classmethod
+    def _seed(cls, value: int | None) -> int | None:
+        # llama.cpp uses -1 (0xFFFFFFFF) for "random".
+        return None if value is None or value < 0 or value == 0xFFFFFFFF else value
+
+    def to_request(self, default_max_tokens: int, client: str | None = None) -> CompletionRequest:
+        return CompletionRequest(
+            prefix=self.input_prefix + self.prompt,
+            suffix=self.input_suffix,
+            path=self.path,
+            context=tuple(ContextFile(c.filename, c.text) for c in self.input_extra if c.text),
+            max_tokens=self.n_predict if self.n_predict > 0 else default_max_tokens,
+            temperature=self.temperature,
+            top_p=self.top_p,
+            top_k=self.top_k,
+            seed=self.seed,
+            stop=tuple(s for s in self.stop if s),
+            raw=self.raw,
+            n_indent=self.n_indent,
+            time_limit_ms=self.t_max_predict_ms or None,
+            cache_key=client,
+        )
+
+
+def infill_timings(completion: Completion) -> dict[str, float]:
+    t = completion.timings
+    evaluated = t.prompt_tokens - t.cached_tokens
+    return {
+        "prompt_n": evaluated,
+        "prompt_ms": t.prompt_ms,
+        "prompt_per_token_ms": t.prompt_ms / evaluated if evaluated else 0.0,
+        "prompt_per_second": evaluated / (t.prompt_ms / 1000) if t.prompt_ms else 0.0,
+        "predicted_n": t.generated_tokens,
+        "predicted_ms": t.generate_ms,
+        "predicted_per_token_ms": t.generate_ms / t.generated_tokens if t.generated_tokens else 0.0,
+        "predicted_per_second": t.generated_tokens / (t.generate_ms / 1000) if t.generate_ms else 0.0,
+    }
+
+
+def infill_response(completion: Completion, model: str, fields: list[str] | None = None) -> dict[str, Any]:
+    """llama.cpp's final `/infill` answer (also the last chunk of a stream)."""
+    t = completion.timings
+    body: dict[str, Any] = {
+        "index": 0,
+        "content": completion.text,
+        "id_slot": 0,
+        "stop": True,
+        "model": model,
+        "tokens_predicted": t.generated_tokens,
+        "tokens_evaluated": t.prompt_tokens,
+        "tokens_cached": t.cached_tokens,
+        "truncated": completion.truncated,
+        "stop_type": completion.stop_type,
+        "stopping_word": completion.stopping_word or "",
+        "timings": infill_timings(completion),
+    }
+    if fields:
+        body = {k: v for k, v in body.items() if k in fields}
+    return body
+
+
+# --- health and models ---------------------------------------------------------
+
+
+class Health(BaseModel):
+    status: Literal["ok", "loading", "error"]
+    model: str | None = None
+    fim_format: str | None = None
+    device: str | None = None
+    dtype: str | None = None
+    error: str | None = None
+
+
+class ModelCard(BaseModel):
+    id: str
+    object: Literal["model"] = "model"
+    created: int = 0
+    owned_by: str = "codegemma-fim"
+
+
+class ModelList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[ModelCard]
+
+
+class ErrorBody(BaseModel):
+    message: str
+    type: str
+    param: str | None = None
+    code: int
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorBody

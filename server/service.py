@@ -1,0 +1,184 @@
+"""The completion service: one object, built at start-up, that owns the backend.
+
+Routers parse a request, hand a `CompletionRequest` to this service and turn
+what comes back into JSON or a stream. The service loads the model in the
+background (so `/health` can say "loading"), bounds how many requests may
+wait (answering 503 rather than queueing without end), runs the blocking
+backend call in a worker thread, and cancels generation when the client goes
+away.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from typing import AsyncIterator, Awaitable, Callable
+
+from engine.backend import Backend, CancelToken, Completion, CompletionRequest
+from server.errors import ServerError
+
+log = logging.getLogger(__name__)
+
+#: How often a waiting request checks whether its client is still there.
+DISCONNECT_POLL_S = 0.1
+
+
+@dataclass(frozen=True)
+class ServiceLimits:
+    #: Requests running or waiting at once; more are refused with 503.
+    max_pending: int = 8
+    #: Characters of prefix + suffix + context accepted in one request.
+    max_input_chars: int = 512 * 1024
+    #: `max_tokens` when a request does not say.
+    default_max_tokens: int = 64
+
+
+class CompletionService:
+    def __init__(self, load: Callable[[], Backend], limits: ServiceLimits = ServiceLimits()) -> None:
+        self.limits = limits
+        self._load = load
+        self.backend: Backend | None = None
+        self.model_name: str | None = None
+        self.fim_format: str | None = None
+        self.dtype: str | None = None
+        self.error: str | None = None
+        self._pending = 0
+        self._pending_lock = threading.Lock()
+        self._ready = threading.Event()
+
+    # --- lifecycle ---------------------------------------------------------
+
+    def start_loading(self) -> threading.Thread:
+        """Load (and warm up) the backend in a thread; `/health` says "loading" until it is done."""
+        thread = threading.Thread(target=self._load_now, name="model-loader", daemon=True)
+        thread.start()
+        return thread
+
+    def _load_now(self) -> None:
+        started = time.perf_counter()
+        try:
+            backend = self._load()
+            warm_up(backend)
+        except Exception as exc:  # reported on /health and in the log; the process keeps answering
+            self.error = str(exc)
+            log.error("model failed to load: %s", exc)
+            self._ready.set()
+            return
+        self.backend = backend
+        lm = getattr(backend, "lm", None)
+        self.model_name = getattr(lm, "name", None) or backend.name
+        self.fim_format = getattr(getattr(lm, "fim_format", None), "name", None)
+        self.dtype = getattr(lm, "dtype", None)
+        log.info("ready in %.1f s: %s", time.perf_counter() - started, backend.name)
+        self._ready.set()
+
+    def wait_ready(self, timeout: float | None = None) -> bool:
+        return self._ready.wait(timeout)
+
+    @property
+    def status(self) -> str:
+        if self.error:
+            return "error"
+        return "ok" if self.backend is not None else "loading"
+
+    def close(self) -> None:
+        if self.backend is not None:
+            self.backend.close()
+
+    # --- requests ----------------------------------------------------------
+
+    def check(self, request: CompletionRequest) -> None:
+        """Refuse a request the service cannot take now (too big, busy, model not loaded)."""
+        size = len(request.prefix) + len(request.suffix) + sum(len(c.content) for c in request.context)
+        if size > self.limits.max_input_chars:
+            raise ServerError(
+                413,
+                f"the prompt is {size} characters; this server accepts at most {self.limits.max_input_chars} "
+                "(prefix + suffix + input_extra); send less context",
+                param="prompt",
+            )
+        with self._pending_lock:
+            if self._pending >= self.limits.max_pending:
+                raise ServerError(503, f"server busy: {self._pending} requests pending; retry shortly", retry_after=1)
+        if self.backend is None:
+            if self.error:
+                raise ServerError(503, f"the model failed to load: {self.error}")
+            raise ServerError(503, "the model is still loading; retry when /health reports ok", retry_after=2)
+
+    def _admit(self) -> None:
+        with self._pending_lock:
+            if self._pending >= self.limits.max_pending:
+                raise ServerError(503, f"server busy: {self._pending} requests pending; retry shortly", retry_after=1)
+            self._pending += 1
+
+    def _release(self) -> None:
+        with self._pending_lock:
+            self._pending -= 1
+
+    async def complete(self, request: CompletionRequest, disconnected: Callable[[], Awaitable[bool]]) -> Completion:
+        """Run one completion; cancel it if `disconnected()` turns true while it runs."""
+        self.check(request)
+        self._admit()
+        cancel = CancelToken()
+        backend = self.backend
+        assert backend is not None
+        try:
+            task = asyncio.ensure_future(asyncio.to_thread(backend.complete, request, cancel=cancel))
+            while not task.done():
+                await asyncio.wait({task}, timeout=DISCONNECT_POLL_S)
+                if not task.done() and await disconnected():
+                    log.info("%s: client went away; cancelling", request.request_id)
+                    cancel.cancel()
+            return task.result()
+        except asyncio.CancelledError:
+            cancel.cancel()
+            raise
+        finally:
+            self._release()
+
+    async def stream(self, request: CompletionRequest) -> AsyncIterator[str | Completion]:
+        """Yield text pieces as they become final, then the `Completion`.
+
+        Closing the iterator early (the client disconnected) cancels generation.
+        """
+        self.check(request)
+        self._admit()
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[str | Completion | BaseException] = asyncio.Queue()
+        cancel = CancelToken()
+        backend = self.backend
+        assert backend is not None
+
+        def work() -> None:
+            try:
+                done = backend.complete(
+                    request, cancel=cancel, on_text=lambda piece: loop.call_soon_threadsafe(queue.put_nowait, piece)
+                )
+                loop.call_soon_threadsafe(queue.put_nowait, done)
+            except BaseException as exc:  # handed to the consumer, which re-raises it
+                loop.call_soon_threadsafe(queue.put_nowait, exc)
+
+        worker = loop.run_in_executor(None, work)
+        try:
+            while True:
+                item = await queue.get()
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+                if isinstance(item, Completion):
+                    return
+        finally:
+            cancel.cancel()
+            self._release()
+            if not worker.done():
+                log.info("%s: stream closed early; cancelling", request.request_id)
+
+
+def warm_up(backend: Backend) -> None:
+    """One tiny completion, so the first user request does not pay for lazy initialisation."""
+    started = time.perf_counter()
+    backend.complete(CompletionRequest(prefix="def add(a, b):\n    return ", suffix="\n", max_tokens=2, raw=True))
+    log.info("warm-up took %.1f s", time.perf_counter() - started)

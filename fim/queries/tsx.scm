@@ -1,0 +1,4 @@
+; inherits: typescript
+; TSX: TypeScript plus JSX expressions.
+
+(jsx_element) @unit.expression

@@ -1,0 +1,295 @@
+"""Backends that ask a completion server over HTTP: ours, llama.cpp, OpenAI-compatible, Ollama.
+
+Each provider is one build/parse pair: `build` turns a `CompletionRequest`
+into that server's JSON, `parse` turns one answer (or one streamed chunk)
+back into wire-neutral `Parsed` facts, which `engine.transport` turns into a
+`Completion`. Nothing outside these two modules sees provider JSON, so the
+language server and the evaluation harness treat a peer exactly like the
+in-process engine. `backend_from_spec` and the `--backend` flags choose one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Any
+
+from engine.backend import Backend, CompletionRequest, Timings
+from engine.errors import EngineError
+from engine.transport import READ_TIMEOUT_S, HttpBackend, Parsed, finish_from_reason, finish_from_stop_type
+
+__all__ = ["LlamaCppBackend", "OurServerBackend", "OpenAIBackend", "OllamaBackend", "HttpBackend",
+           "backend_from_spec", "parse_backend_spec", "add_backend_arguments", "backend_from_args", "KINDS"]
+
+
+# --- llama.cpp /infill and our server ----------------------------------------
+
+
+class LlamaCppBackend(HttpBackend):
+    """llama.cpp's `llama-server` `POST /infill` (the endpoint llama.vim and llama.vscode use)."""
+
+    endpoint = "/infill"
+    kind = "llama.cpp"
+
+    def build(self, request: CompletionRequest, stream: bool) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "input_prefix": request.prefix,
+            "input_suffix": request.suffix,
+            "input_extra": [{"filename": c.path, "text": c.content} for c in request.context],
+            "prompt": "",
+            "n_predict": request.max_tokens,
+            "temperature": request.temperature,
+            "top_p": request.top_p,
+            "top_k": request.top_k,
+            "stop": list(request.stop),
+            "n_indent": request.n_indent,
+            "stream": stream,
+            "cache_prompt": True,
+        }
+        if request.seed is not None:
+            body["seed"] = request.seed
+        if request.time_limit_ms:
+            body["t_max_predict_ms"] = request.time_limit_ms
+        return body
+
+    def parse(self, body: dict[str, Any]) -> Parsed:
+        done = bool(body.get("stop", False))
+        finish, stop_type = finish_from_stop_type(str(body.get("stop_type", "none")))
+        timings = None
+        if "timings" in body or "tokens_evaluated" in body:
+            t = body.get("timings") or {}
+            prompt_tokens = int(body.get("tokens_evaluated", 0))
+            evaluated = int(t.get("prompt_n", prompt_tokens))
+            timings = Timings(
+                prompt_tokens=prompt_tokens,
+                # llama.cpp's own `tokens_cached` also counts generated tokens; this does not.
+                cached_tokens=max(0, prompt_tokens - evaluated),
+                prompt_ms=float(t.get("prompt_ms", 0.0)),
+                generated_tokens=int(t.get("predicted_n", body.get("tokens_predicted", 0))),
+                generate_ms=float(t.get("predicted_ms", 0.0)),
+            )
+        return Parsed(
+            text=str(body.get("content", "")),
+            done=done,
+            finish_reason=finish,
+            stop_type=stop_type,
+            stopping_word=body.get("stopping_word") or None,
+            truncated=bool(body.get("truncated", False)),
+            timings=timings,
+        )
+
+
+class OurServerBackend(LlamaCppBackend):
+    """Our own `codegemma serve`: llama.cpp's `/infill` plus the `path` and `raw` extensions."""
+
+    kind = "http"
+
+    def build(self, request: CompletionRequest, stream: bool) -> dict[str, Any]:
+        body = super().build(request, stream)
+        body["raw"] = request.raw
+        if request.path:
+            body["path"] = request.path
+        return body
+
+
+# --- OpenAI legacy completions -------------------------------------------------
+
+
+class OpenAIBackend(HttpBackend):
+    """Any OpenAI-compatible `POST /v1/completions` that takes `suffix` (vLLM, llama.cpp, ours, ...).
+
+    The server builds the FIM prompt from `prompt` and `suffix`; context files
+    and the path have no field here and are not sent.
+    """
+
+    kind = "openai"
+
+    def __init__(self, url: str, model: str | None = None, api_key: str | None = None,
+                 *, timeout: float = READ_TIMEOUT_S) -> None:  # fmt: skip
+        super().__init__(url, api_key=api_key, timeout=timeout)
+        self.model = model
+        self.base = self.url if self.url.endswith("/v1") else self.url + "/v1"
+        if model:
+            self.name += f"#{model}"
+
+    @property
+    def target(self) -> str:
+        return self.base + "/completions"
+
+    def build(self, request: CompletionRequest, stream: bool) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "prompt": request.prefix,
+            "suffix": request.suffix,
+            "max_tokens": request.max_tokens,
+            "temperature": request.temperature,
+            "top_p": request.top_p,
+            "n": 1,
+            "stream": stream,
+        }
+        if self.model:
+            body["model"] = self.model
+        if request.stop:
+            body["stop"] = list(request.stop)
+        if request.seed is not None:
+            body["seed"] = request.seed
+        if stream:
+            body["stream_options"] = {"include_usage": True}
+        return body
+
+    def parse(self, body: dict[str, Any]) -> Parsed:
+        choices = body.get("choices") or []
+        choice = choices[0] if choices else {}
+        reason = choice.get("finish_reason")
+        finish, stop_type = finish_from_reason(reason)
+        usage = body.get("usage") or None
+        timings = None
+        if usage:
+            timings = Timings(prompt_tokens=int(usage.get("prompt_tokens", 0)),
+                              generated_tokens=int(usage.get("completion_tokens", 0)))  # fmt: skip
+        return Parsed(text=str(choice.get("text") or ""), done=reason is not None, finish_reason=finish,
+                      stop_type=stop_type, timings=timings)  # fmt: skip
+
+
+# --- Ollama ------------------------------------------------------------------
+
+
+class OllamaBackend(HttpBackend):
+    """Ollama's `POST /api/generate` with `suffix` (its model template supplies the FIM format)."""
+
+    endpoint = "/api/generate"
+    kind = "ollama"
+    framing = "ndjson"
+
+    def __init__(self, url: str, model: str, *, timeout: float = READ_TIMEOUT_S) -> None:
+        if not model:
+            raise EngineError("the ollama backend needs a model name (e.g. --model codegemma:2b-code)")
+        super().__init__(url, timeout=timeout)
+        self.model = model
+        self.name += f"#{model}"
+
+    def build(self, request: CompletionRequest, stream: bool) -> dict[str, Any]:
+        options: dict[str, Any] = {
+            "num_predict": request.max_tokens,
+            "temperature": request.temperature,
+            "top_p": request.top_p,
+        }
+        if request.top_k:
+            options["top_k"] = request.top_k
+        if request.seed is not None:
+            options["seed"] = request.seed
+        if request.stop:
+            options["stop"] = list(request.stop)
+        # raw=False: Ollama's template is what turns prompt + suffix into a FIM prompt.
+        return {"model": self.model, "prompt": request.prefix, "suffix": request.suffix, "raw": False,
+                "stream": stream, "options": options}  # fmt: skip
+
+    def parse(self, body: dict[str, Any]) -> Parsed:
+        if "error" in body:
+            raise EngineError(f"{self.target}: {body['error']}")
+        done = bool(body.get("done", False))
+        finish, stop_type = finish_from_reason(body.get("done_reason"))
+        timings = None
+        if done:
+            timings = Timings(
+                prompt_tokens=int(body.get("prompt_eval_count", 0)),
+                prompt_ms=int(body.get("prompt_eval_duration", 0)) / 1e6,
+                generated_tokens=int(body.get("eval_count", 0)),
+                generate_ms=int(body.get("eval_duration", 0)) / 1e6,
+            )
+        return Parsed(text=str(body.get("response", "")), done=done, finish_reason=finish, stop_type=stop_type,
+                      timings=timings)  # fmt: skip
+
+
+# --- choosing a backend --------------------------------------------------------
+
+#: `--backend` kinds.
+KINDS = ("local", "http", "llama.cpp", "openai", "ollama")
+DEFAULT_URLS = {
+    "http": "http://127.0.0.1:8012",
+    "llama.cpp": "http://127.0.0.1:8080",
+    "openai": "http://127.0.0.1:8000",
+    "ollama": "http://127.0.0.1:11434",
+}
+
+
+def backend_from_spec(kind: str, url: str | None = None, **options: Any) -> Backend:
+    """Build a backend by kind; `options` are the kind's keyword arguments.
+
+    local: model, adapter, fim_format, dtype, context_tokens; http/llama.cpp:
+    api_key, timeout; openai: model, api_key, timeout; ollama: model, timeout.
+    Options that are None are ignored, so argparse namespaces pass straight through.
+    """
+    options = {k: v for k, v in options.items() if v is not None}
+    if kind == "local":
+        if url:
+            raise EngineError("the local backend runs the model in this process; it takes no URL")
+        from engine.local import DEFAULT_CONTEXT_TOKENS, LocalBackend
+        from engine.loading import load_model
+
+        context_tokens = int(options.pop("context_tokens", DEFAULT_CONTEXT_TOKENS))
+        if context_tokens <= 0:
+            raise EngineError(f"context tokens must be positive, not {context_tokens}")
+        known = {k: options[k] for k in ("adapter", "fim_format", "dtype") if k in options}
+        lm = load_model(options.get("model"), **known)
+        return LocalBackend(lm, context_tokens=context_tokens)
+    if kind not in DEFAULT_URLS:
+        raise EngineError(f"unknown backend {kind!r}; choose one of {', '.join(KINDS)}")
+    url = url or DEFAULT_URLS[kind]
+    timeout = float(options.get("timeout", READ_TIMEOUT_S))
+    if kind == "http":
+        return OurServerBackend(url, api_key=options.get("api_key"), timeout=timeout)
+    if kind == "llama.cpp":
+        return LlamaCppBackend(url, api_key=options.get("api_key"), timeout=timeout)
+    if kind == "openai":
+        return OpenAIBackend(url, model=options.get("model"), api_key=options.get("api_key"), timeout=timeout)
+    return OllamaBackend(url, model=options.get("model", ""), timeout=timeout)
+
+
+def parse_backend_spec(spec: str) -> tuple[str, str | None, dict[str, str]]:
+    """`KIND[=URL][,key=value...]` (as in `--compare ollama=http://h:11434,model=codegemma:2b`)."""
+    head, *pairs = spec.split(",")
+    kind, _, url = head.partition("=")
+    kind = kind.strip()
+    if kind not in KINDS:
+        raise EngineError(f"unknown backend {kind!r} in {spec!r}; choose one of {', '.join(KINDS)}")
+    options: dict[str, str] = {}
+    for pair in pairs:
+        key, eq, value = pair.partition("=")
+        if not eq or not key.strip():
+            raise EngineError(f"{spec!r}: expected key=value after the URL, got {pair!r}")
+        options[key.strip().replace("-", "_")] = value.strip()
+    return kind, url.strip() or None, options
+
+
+def add_backend_arguments(parser: argparse.ArgumentParser) -> None:
+    """`--backend`, `--url`, `--api-key`, `--timeout`; use with `engine.cli.add_model_arguments`.
+
+    `--model` (from the model flags) names the served model for openai and ollama.
+    """
+    group = parser.add_argument_group("backend")
+    group.add_argument("--backend", default="local", choices=KINDS,
+                       help="where completions come from: local (this process, the model flags below), "
+                       "http (a `codegemma serve`), llama.cpp (/infill), openai (/v1/completions with suffix), "
+                       "ollama (/api/generate) (default: local)")  # fmt: skip
+    group.add_argument("--url", help="server URL for remote backends (defaults: "
+                       + ", ".join(f"{k} {v}" for k, v in DEFAULT_URLS.items()) + ")")  # fmt: skip
+    group.add_argument("--api-key", default=os.environ.get("CODEGEMMA_API_KEY"),
+                       help="bearer token for http, llama.cpp and openai servers (env: CODEGEMMA_API_KEY)")  # fmt: skip
+    group.add_argument("--timeout", type=float, default=READ_TIMEOUT_S,
+                       help=f"seconds to wait for a remote server's next byte (default: {READ_TIMEOUT_S:.0f})")  # fmt: skip
+
+
+def backend_from_args(args: argparse.Namespace) -> Backend:
+    """The backend `add_backend_arguments` + `add_model_arguments` flags describe."""
+    if args.backend == "local":
+        if getattr(args, "threads", None):
+            import torch
+
+            torch.set_num_threads(args.threads)
+        return backend_from_spec("local", args.url, model=args.model, adapter=args.adapter,
+                                 fim_format=args.fim_format, dtype=args.dtype,
+                                 context_tokens=args.context_tokens)  # fmt: skip
+    for flag in ("adapter", "fim_format"):
+        if getattr(args, flag, None):
+            raise EngineError(f"--{flag.replace('_', '-')} only applies to --backend local")
+    return backend_from_spec(args.backend, args.url, model=args.model, api_key=args.api_key, timeout=args.timeout)

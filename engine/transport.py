@@ -1,0 +1,230 @@
+"""The HTTP transport under every remote backend: streaming, cancellation, timeouts, errors.
+
+Subclasses in `engine.remote` supply one build/parse pair for their
+provider's JSON; this module only moves bytes and turns what the parse step
+found into a `Completion`. Transport failures become one `EngineError` line
+that names the URL.
+
+The calls stream whenever the caller passes `on_text` or a `CancelToken`:
+cancellation is checked between streamed chunks and closes the response
+(our server notices the disconnect and stops generating). A cancel that
+arrives while the server is still reading the prompt takes effect at the
+first chunk.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass, replace
+from typing import Any, Iterator
+
+import httpx
+
+from engine.backend import CancelToken, Completion, CompletionRequest, FinishReason, StopType, TextCallback, Timings
+from engine.errors import EngineError
+
+log = logging.getLogger(__name__)
+
+#: Seconds to wait for a connection, and for each piece of an answer (CPU prompts are slow).
+CONNECT_TIMEOUT_S = 5.0
+READ_TIMEOUT_S = 300.0
+
+
+@dataclass
+class Parsed:
+    """What one answer or streamed chunk says, in wire-neutral terms."""
+
+    text: str = ""
+    done: bool = False
+    finish_reason: FinishReason = "stop"
+    stop_type: StopType = "none"
+    stopping_word: str | None = None
+    truncated: bool = False
+    timings: Timings | None = None
+
+
+def finish_from_stop_type(stop_type: str) -> tuple[FinishReason, StopType]:
+    if stop_type == "limit":
+        return "length", "limit"
+    if stop_type in ("eos", "word"):
+        return "stop", stop_type  # type: ignore[return-value]
+    return "stop", "none"
+
+
+def finish_from_reason(reason: str | None) -> tuple[FinishReason, StopType]:
+    """OpenAI's and Ollama's `finish_reason`/`done_reason`: "stop" (eos or stop word) or "length"."""
+    if reason == "length":
+        return "length", "limit"
+    return "stop", "eos"
+
+
+def _error_message(response: httpx.Response) -> str:
+    """The server's own words about a failed request (OpenAI, llama.cpp and Ollama shapes)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text.strip()[:300] or response.reason_phrase
+    error = body.get("error") if isinstance(body, dict) else None
+    if isinstance(error, dict):
+        return str(error.get("message") or error)
+    if error:
+        return str(error)
+    if isinstance(body, dict) and "detail" in body:
+        return str(body["detail"])
+    return json.dumps(body)[:300]
+
+
+def _sse_events(lines: Iterator[str]) -> Iterator[dict[str, Any] | None]:
+    """JSON objects of a `data: ...` event stream; None for `[DONE]`."""
+    for line in lines:
+        if not line.startswith("data:"):
+            continue  # blank separators, comments, `event:` lines
+        payload = line[5:].strip()
+        if payload == "[DONE]":
+            yield None
+            return
+        if payload:
+            yield json.loads(payload)
+
+
+def _ndjson_events(lines: Iterator[str]) -> Iterator[dict[str, Any] | None]:
+    for line in lines:
+        if line.strip():
+            yield json.loads(line)
+
+
+class HttpBackend:
+    """The transport shared by every HTTP backend; subclasses supply the wire format."""
+
+    #: Path of the completion endpoint, appended to the base URL.
+    endpoint = ""
+    #: Short provider tag for `name` (`llama.cpp:http://...`).
+    kind = ""
+    #: How a streamed answer is framed: server-sent events or one JSON object per line.
+    framing = "sse"
+
+    def __init__(self, url: str, *, api_key: str | None = None, timeout: float = READ_TIMEOUT_S) -> None:
+        if not url.startswith(("http://", "https://")):
+            raise EngineError(f"backend URL must start with http:// or https://, not {url!r}")
+        self.url = url.rstrip("/")
+        self.name = f"{self.kind}:{self.url}"
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._client = httpx.Client(
+            headers=headers, timeout=httpx.Timeout(timeout, connect=CONNECT_TIMEOUT_S), trust_env=False
+        )
+        self._timeout = timeout
+
+    # --- the wire format: one build/parse pair per provider -------------------
+
+    def build(self, request: CompletionRequest, stream: bool) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def parse(self, body: dict[str, Any]) -> Parsed:
+        """One complete answer, or one streamed chunk."""
+        raise NotImplementedError
+
+    # --- transport -------------------------------------------------------------
+
+    @property
+    def target(self) -> str:
+        return self.url + self.endpoint
+
+    def complete(
+        self,
+        request: CompletionRequest,
+        *,
+        cancel: CancelToken | None = None,
+        on_text: TextCallback | None = None,
+    ) -> Completion:
+        stream = on_text is not None or cancel is not None
+        body = self.build(request, stream)
+        started = time.perf_counter()
+        try:
+            if stream:
+                return self._streamed(request, body, started, cancel, on_text)
+            response = self._client.post(self.target, json=body)
+            self._raise_for_status(response)
+            parsed = self.parse(response.json())
+        except httpx.TimeoutException:
+            raise EngineError(f"{self.target} did not answer within {self._timeout:.0f} s") from None
+        except httpx.HTTPError as exc:
+            raise EngineError(f"cannot reach {self.target}: {exc or type(exc).__name__}") from None
+        except ValueError as exc:  # JSON decoding
+            raise EngineError(f"{self.target} sent an answer that is not valid JSON: {exc}") from None
+        # Servers that report no counts or durations get zeros: callers time the call themselves.
+        return self._completion(request, parsed, parsed.text, parsed.timings or Timings())
+
+    def _streamed(
+        self,
+        request: CompletionRequest,
+        body: dict[str, Any],
+        started: float,
+        cancel: CancelToken | None,
+        on_text: TextCallback | None,
+    ) -> Completion:
+        pieces: list[str] = []
+        last = Parsed()
+        first_at: float | None = None
+        events = _sse_events if self.framing == "sse" else _ndjson_events
+        with self._client.stream("POST", self.target, json=body) as response:
+            if response.status_code >= 400:
+                response.read()
+                self._raise_for_status(response)
+            for event in events(response.iter_lines()):
+                if cancel is not None and cancel.cancelled:
+                    log.debug("%s: cancelled; closing the stream to %s", request.request_id, self.target)
+                    return self._completion(request, Parsed(), "".join(pieces), Timings(), cancelled=True)
+                if event is None:
+                    break
+                parsed = self.parse(event)
+                if parsed.text:
+                    if first_at is None:
+                        first_at = time.perf_counter()
+                    pieces.append(parsed.text)
+                    if on_text is not None:
+                        on_text(parsed.text)
+                # The end (finish reason) and the counts may come in different chunks (OpenAI usage).
+                if parsed.done:
+                    last = replace(parsed, timings=parsed.timings or last.timings)
+                elif parsed.timings is not None:
+                    last.timings = parsed.timings
+                if parsed.done and self.framing == "ndjson":
+                    break
+        if cancel is not None and cancel.cancelled and not last.done:
+            return self._completion(request, last, "".join(pieces), Timings(), cancelled=True)
+        timings = last.timings
+        if timings is None or (timings.prompt_ms == 0 and timings.generate_ms == 0):
+            # The server reports no durations: time to first text stands in for the prompt.
+            ended = time.perf_counter()
+            first = first_at or ended
+            counts = timings or Timings()
+            timings = Timings(
+                prompt_tokens=counts.prompt_tokens,
+                cached_tokens=counts.cached_tokens,
+                prompt_ms=(first - started) * 1000,
+                generated_tokens=counts.generated_tokens,
+                generate_ms=(ended - first) * 1000,
+            )
+        return self._completion(request, last, "".join(pieces), timings)
+
+    def _completion(
+        self, request: CompletionRequest, parsed: Parsed, text: str, timings: Timings, cancelled: bool = False
+    ) -> Completion:
+        return Completion(
+            text=text,
+            finish_reason="cancelled" if cancelled else parsed.finish_reason,
+            stop_type="none" if cancelled else parsed.stop_type,
+            timings=timings,
+            stopping_word=parsed.stopping_word or None,
+            truncated=parsed.truncated,
+            request_id=request.request_id,
+        )
+
+    def _raise_for_status(self, response: httpx.Response) -> None:
+        if response.status_code >= 400:
+            raise EngineError(f"{self.target} answered {response.status_code}: {_error_message(response)}")
+
+    def close(self) -> None:
+        self._client.close()

@@ -1,0 +1,88 @@
+/**
+ * The mapping between VS Code settings (`codegemma.apiKey`, camelCase as VS Code
+ * wants) and the language server's settings (`api_key`, snake_case, the names of
+ * the `codegemma lsp` CLI flags without dashes).
+ *
+ * Kept free of the `vscode` module so that it runs under plain `node --test`.
+ */
+
+/** Settings the server understands, by their VS Code name under `codegemma.`. */
+export const SERVER_KEYS = [
+  "backend",
+  "url",
+  "apiKey",
+  "model",
+  "adapter",
+  "fimFormat",
+  "contextTokens",
+  "maxTokens",
+  "mode",
+  "hintModel",
+  "debounceMs",
+] as const;
+
+/** Settings only the extension reads (how to start the server, which files). */
+export const CLIENT_KEYS = ["server.command", "server.args", "languages"] as const;
+
+/** Setting changes that need a new server process rather than a notification. */
+export const RESTART_KEYS: readonly string[] = CLIENT_KEYS;
+
+export type ServerSettings = Record<string, string | number | boolean>;
+
+/** `fimFormat` -> `fim_format`: the server's (and the CLI flag's) spelling. */
+export function toSnakeCase(key: string): string {
+  return key.replace(/[A-Z]/g, (upper) => "_" + upper.toLowerCase());
+}
+
+/**
+ * The flat object sent as `initializationOptions` and, under the key
+ * `codegemma`, in `workspace/didChangeConfiguration`.
+ *
+ * Unset values (undefined, null, blank strings) are left out so the server
+ * applies its own defaults instead of receiving an empty model name or URL.
+ */
+export function serverSettings(get: (key: string) => unknown): ServerSettings {
+  const settings: ServerSettings = {};
+  for (const key of SERVER_KEYS) {
+    let value = get(key);
+    if (typeof value === "string") {
+      value = value.trim();
+    }
+    if (value === undefined || value === null || value === "") {
+      continue;
+    }
+    if (typeof value !== "string" && typeof value !== "number" && typeof value !== "boolean") {
+      throw new Error(`codegemma.${key} must be a string or a number, not ${JSON.stringify(value)}`);
+    }
+    settings[toSnakeCase(key)] = value;
+  }
+  return settings;
+}
+
+/** Arguments of the server command `codegemma.hint` for a cursor position (0-based, UTF-16). */
+export function hintArguments(uri: string, line: number, character: number): unknown[] {
+  return [{ textDocument: { uri }, position: { line, character } }];
+}
+
+/** The other mode, for the toggle command and the status bar. */
+export function otherMode(mode: unknown): "complete" | "hint" {
+  return mode === "hint" ? "complete" : "hint";
+}
+
+export interface Stats {
+  shown: number;
+  accepted: number;
+  requests: number;
+  cancelled: number;
+  median_latency_ms: number;
+}
+
+/** One line for the `codegemma/stats` result, as shown to the user. */
+export function formatStats(stats: Stats): string {
+  const rate = stats.shown > 0 ? Math.round((100 * stats.accepted) / stats.shown) : 0;
+  const latency = Math.round(stats.median_latency_ms);
+  return (
+    `CodeGemma: ${stats.requests} requests (${stats.cancelled} cancelled), ` +
+    `${stats.shown} shown, ${stats.accepted} accepted (${rate}%), median latency ${latency} ms`
+  );
+}

@@ -1,0 +1,82 @@
+"""Run the language server: inline completions and hints for any LSP editor.
+
+  codegemma lsp                                         # stdio; bundled model, loaded on first use
+  codegemma lsp --model google/codegemma-2b             # your CodeGemma weights
+  codegemma lsp --backend http --url http://127.0.0.1:8012   # ask a running `codegemma serve`
+  codegemma lsp --backend ollama --model codegemma:2b-code
+  codegemma lsp --mode hint                             # guiding questions as comments, never code
+  codegemma lsp --mode hint --hint-model google/codegemma-7b-it
+  codegemma lsp --tcp --port 2087                       # for clients that connect over TCP
+
+Editors start it over stdio (editors/vscode, editors/neovim). Every flag is
+also a setting a client may send as `initializationOptions` or under
+"codegemma" in `workspace/didChangeConfiguration` (same names, snake_case:
+`max_tokens`, `hint_model`, ...); the client's value wins. Logs go to
+standard error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+
+from lsp.errors import LspError
+from lsp.protocol import BACKENDS, MODES, Settings
+
+HELP = "run the language server (LSP over stdio or TCP): inline completions, hint mode"
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    defaults = Settings()
+    parser.add_argument("--tcp", action="store_true", help="listen on TCP instead of speaking over stdio")
+    parser.add_argument("--host", default="127.0.0.1", help="address for --tcp (default: 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=2087, help="port for --tcp (default: 2087)")
+    group = parser.add_argument_group("settings (clients may override each one)")
+    group.add_argument("--backend", default=defaults.backend, choices=BACKENDS,
+                       help="where completions come from: local (this process), http (`codegemma serve`), "
+                       "llama.cpp (/infill), openai (/v1/completions), ollama (default: local)")  # fmt: skip
+    group.add_argument("--url", help="server URL for non-local backends (default: the kind's usual port on 127.0.0.1)")
+    group.add_argument("--api-key", default=os.environ.get("CODEGEMMA_API_KEY"),
+                       help="bearer token for http and openai backends (env: CODEGEMMA_API_KEY)")  # fmt: skip
+    group.add_argument("--model", default=os.environ.get("CODEGEMMA_MODEL"),
+                       help="local: Hugging Face id, model directory or .gguf (default: the bundled "
+                       "Qwen2.5-Coder-0.5B-Instruct); openai/ollama: the served model's name (env: CODEGEMMA_MODEL)")  # fmt: skip
+    group.add_argument("--adapter", help="directory of a peft LoRA adapter for the local model")
+    group.add_argument("--fim-format", help="force a FIM prompt format (codegemma, qwen2.5-coder, ...) for the local model")
+    group.add_argument("--context-tokens", type=int, default=defaults.context_tokens,
+                       help=f"token budget for the code around the cursor and other open files (default: {defaults.context_tokens})")  # fmt: skip
+    group.add_argument("--max-tokens", type=int, default=defaults.max_tokens,
+                       help=f"most tokens one completion may generate (default: {defaults.max_tokens})")  # fmt: skip
+    group.add_argument("--mode", default=defaults.mode, choices=MODES,
+                       help="complete: write code; hint: write a guiding question as a comment, never code (default: complete)")  # fmt: skip
+    group.add_argument("--hint-model", help="instruct model for hints: HF id, directory or .gguf (default: the bundled model)")
+    group.add_argument("--debounce-ms", type=int, default=defaults.debounce_ms,
+                       help="wait this long before starting a request; a newer one in the meantime wins (default: 0, "
+                       "the editor debounces)")  # fmt: skip
+    parser.add_argument("--dtype", default="float32", choices=("float32", "bfloat16", "float16"),
+                        help="weight type of local models (float32 is fastest on CPUs without native bf16)")  # fmt: skip
+    parser.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: all cores)")
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    return Settings().updated({name: getattr(args, name, None) for name in Settings.names()})
+
+
+def run(args: argparse.Namespace) -> int:
+    from lsp.server import create_server
+
+    settings = settings_from_args(args)
+    if args.tcp and not 0 < args.port < 65536:
+        raise LspError(f"--port must be between 1 and 65535, not {args.port}")
+    if args.threads is not None and args.threads <= 0:
+        raise LspError(f"--threads must be positive, not {args.threads}")
+    if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
+        # pygls logs every message body at INFO: whole documents, on every keystroke.
+        logging.getLogger("pygls").setLevel(logging.WARNING)
+    server = create_server(settings, dtype=args.dtype, threads=args.threads)
+    if args.tcp:
+        server.start_tcp(args.host, args.port)
+    else:
+        server.start_io()
+    return 0

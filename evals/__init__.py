@@ -1,0 +1,1 @@
+"""Measuring sticks: HumanEval infilling pass@k and completion latency, against any backend."""

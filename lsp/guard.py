@@ -50,7 +50,7 @@ _ALLOWED = [
 _FENCE = re.compile(r"```.*?(?:```|$)", re.S)
 _TICKS = re.compile(r"`([^`\n]+)`")
 _SENTENCE_END = re.compile(r"(?<=[.?!])\s+")
-LABEL = re.compile(r"^\s*(?:[-*•]\s+|\d+[.)]\s+)?(?:\*\*)?(?:hint|question|nudge|tip|next step)\s*\d*\s*(?:\*\*)?\s*:\s*",
+LABEL = re.compile(r"^\s*(?:[-*•]\s+|\d+[.)]\s+)?(?:\*\*)?(?:hint|question|nudge|tip|next step)\s*\d*\s*(?:\*\*)?\s*:\s*(?:\*\*)?\s*",
                     re.I)  # fmt: skip
 #: Characters that make a word look like code (besides `_` or `.` inside a word, and `::`/`->`).
 _CODE_CHARS = set("()[]{}=<>+*/%;&|^~!")

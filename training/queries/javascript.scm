@@ -1,0 +1,13 @@
+; JavaScript imports: ES modules, re-exports, require() and dynamic import().
+
+(import_statement source: (string (string_fragment) @import.module)) @import
+(export_statement source: (string (string_fragment) @import.module)) @import
+
+((call_expression
+   function: (identifier) @_require
+   arguments: (arguments . (string (string_fragment) @import.module))) @import
+ (#eq? @_require "require"))
+
+(call_expression
+  function: (import)
+  arguments: (arguments . (string (string_fragment) @import.module))) @import

@@ -1,0 +1,151 @@
+"""The language server as editors see it, without a model: capabilities, sync, context, settings.
+
+Each test runs twice, with the capabilities pytest-lsp recorded from Neovim
+0.11 (which negotiates UTF-8 positions) and from VS Code (UTF-16).
+"""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+import pytest_lsp
+from lsprotocol import types
+from pytest_lsp import LanguageClient
+
+from lsp.protocol import ACCEPTED_COMMAND, HINT_COMMAND
+from tests.lsp.helpers import (
+    PROFILES, column, configure, edit, initialize, open_doc, prompt, send_inline, server_config, stats, uri,
+)  # fmt: skip
+
+
+@pytest_lsp.fixture(config=server_config("--max-tokens", "8"), params=PROFILES)
+async def client(request, lsp_client: LanguageClient):
+    lsp_client.encoding = await initialize(lsp_client, request.param)
+    lsp_client.profile = request.param
+    yield
+    await lsp_client.shutdown_session()
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.asyncio
+async def test_capabilities_advertise_inline_completion_and_incremental_sync(client: LanguageClient):
+    caps = client.server_capabilities
+    assert caps.inline_completion_provider is not None
+    assert caps.completion_provider is not None
+    assert set(caps.execute_command_provider.commands) >= {HINT_COMMAND, ACCEPTED_COMMAND}
+    assert caps.text_document_sync.change == types.TextDocumentSyncKind.Incremental
+    # Neovim offers UTF-8 first; VS Code offers nothing, which means UTF-16.
+    assert client.encoding == {"neovim": "utf-8", "visual-studio-code": "utf-16"}[client.profile]
+
+
+@pytest.mark.asyncio
+async def test_incremental_edits_with_non_ascii_text_and_emoji(client: LanguageClient):
+    enc = client.encoding
+    text = 'greeting = "héllo 😀"\nprint(greeting)\n'
+    doc = open_doc(client, "greet.py", text)
+    line0 = text.splitlines()[0]
+    # Insert after the emoji, in the client's units.
+    edit(client, doc, 2, (0, column(line0[:-1], enc)), (0, column(line0[:-1], enc)), " wörld 👍🏽")
+    line0 = 'greeting = "héllo 😀 wörld 👍🏽"'
+    # Replace "héllo" (its end sits after a non-ASCII character) with "hi".
+    start, end = line0.index("héllo"), line0.index("héllo") + len("héllo")
+    edit(client, doc, 3, (0, column(line0[:start], enc)), (0, column(line0[:end], enc)), "hi")
+    line0 = 'greeting = "hi 😀 wörld 👍🏽"'
+    # A multi-line edit: join the two lines.
+    edit(client, doc, 4, (0, column(line0, enc)), (1, 0), "; ")
+    expected = 'greeting = "hi 😀 wörld 👍🏽"; print(greeting)\n'
+    cursor = expected.index("wörld") + len("wö")
+    view = await prompt(client, doc, 0, column(expected[:cursor], enc))
+    assert view.prefix == expected[:cursor] and view.suffix == expected[cursor:]
+    assert view.path == "greet.py" and view.language == "python"
+
+
+@pytest.mark.asyncio
+async def test_the_files_a_document_imports_come_last_in_the_context(client: LanguageClient):
+    open_doc(client, "pkg/helpers.py", "def parse(text):\n    return text.split()\n")
+    open_doc(client, "other.py", "X = 1\n")
+    open_doc(client, "notes.md", "# notes\n", language_id="markdown")
+    doc = open_doc(client, "app.py", "from pkg.helpers import parse\n\nwords = parse(\n")
+    view = await prompt(client, doc, 2, len("words = parse("))
+    assert [c.path for c in view.context] == ["other.py", "pkg/helpers.py"]
+    assert "def parse" in view.context[-1].content
+
+
+@pytest.mark.asyncio
+async def test_bad_settings_are_reported_and_the_old_ones_kept(client: LanguageClient):
+    configure(client, mode="solve-it-for-me")
+    await client.wait_for_notification(types.WINDOW_SHOW_MESSAGE)
+    assert any("setting mode" in m.message for m in client.messages)
+    doc = open_doc(client, "a.py", "x = 1\n")
+    assert (await prompt(client, doc, 0, 0)).prefix == ""  # the server still answers
+
+
+@pytest.mark.asyncio
+async def test_configuration_switches_the_backend(client: LanguageClient):
+    """Switching to an HTTP backend that is not running gives an empty answer and one clear message."""
+    port = closed_port()
+    configure(client, backend="http", url=f"http://127.0.0.1:{port}")
+    doc = open_doc(client, "a.py", "def f():\n    return \n")
+    result = await send_inline(client, doc, 1, 11)
+    assert result.items == ()
+    assert any(f"127.0.0.1:{port}" in m.message and m.type == types.MessageType.Error for m in client.messages)
+    # Asking again does not repeat the message on every keystroke.
+    count = len(client.messages)
+    await send_inline(client, doc, 1, 11)
+    assert len(client.messages) == count
+    current = await stats(client)
+    assert current.requests == 2 and current.shown == 0
+
+
+@pytest.mark.asyncio
+async def test_pull_model_configuration(client: LanguageClient):
+    """Clients that send an empty didChangeConfiguration are asked with workspace/configuration."""
+    port = closed_port()
+    settings = {"backend": "llama.cpp", "url": f"http://127.0.0.1:{port}", "context_tokens": 2}
+    client.set_configuration(settings, section="codegemma")
+    client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings=None))
+    line = "value = " + "x" * 100
+    doc = open_doc(client, "a.py", line + "\n")
+    # context_tokens shows in the prompt (the prefix is pre-cut to 8 characters a token): wait for it.
+    for _ in range(100):
+        if len((await prompt(client, doc, 0, len(line))).prefix) == 16:
+            break
+    assert (await prompt(client, doc, 0, len(line))).prefix == line[-16:]
+    assert (await send_inline(client, doc, 0, len(line))).items == ()
+    assert any(f"127.0.0.1:{port}/infill" in m.message for m in client.messages)
+
+
+@pytest.mark.asyncio
+async def test_acceptance_counts_only_items_the_server_showed(client: LanguageClient):
+    await client.workspace_execute_command_async(types.ExecuteCommandParams(ACCEPTED_COMMAND, ["item-404"]))
+    assert (await stats(client)).accepted == 0
+
+
+@pytest.mark.asyncio
+async def test_requests_for_unopened_documents_are_answered_empty(client: LanguageClient):
+    result = await send_inline(client, uri("never-opened.py"), 0, 0)
+    assert result.items == ()
+    assert any("not open" in m.message for m in client.messages)
+
+
+@pytest_lsp.fixture(config=server_config())
+async def utf32_client(lsp_client: LanguageClient):
+    capabilities = types.ClientCapabilities(general=types.GeneralClientCapabilities(position_encodings=["utf-32"]))
+    lsp_client.encoding = await initialize(lsp_client, capabilities)
+    yield
+    await lsp_client.shutdown_session()
+
+
+@pytest.mark.asyncio
+async def test_utf32_positions_count_code_points(utf32_client: LanguageClient):
+    assert utf32_client.encoding == "utf-32"
+    doc = open_doc(utf32_client, "e.py", "s = '😀😀'\n")
+    edit(utf32_client, doc, 2, (0, 6), (0, 6), "x")  # between the two emoji
+    view = await prompt(utf32_client, doc, 0, 8)
+    assert view.prefix == "s = '😀x😀" and view.suffix == "'\n"

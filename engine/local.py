@@ -12,11 +12,17 @@ from engine.loading import LoadedModel
 from fim.budget import fit
 from fim.postprocess import completion_filter
 from fim.prompt import FimInput, build_prompt
+from fim.syntax import language_for
 
 log = logging.getLogger(__name__)
 
 #: Default token budget for prefix + suffix + context files.
 DEFAULT_CONTEXT_TOKENS = 1024
+
+
+def request_language(request: CompletionRequest) -> str | None:
+    """The grammar for the request: its language id if we know it, else its path's extension."""
+    return language_for(request.language) or language_for(request.path)
 
 
 def common_prefix_length(a: list[int], b: list[int]) -> int:
@@ -41,7 +47,7 @@ class LocalBackend:
     def prompt_ids(self, request: CompletionRequest) -> tuple[list[int], bool]:
         """Token ids of the request's prompt after fitting it to the budget, and whether it was cut."""
         fim = FimInput(prefix=request.prefix, suffix=request.suffix, path=request.path, context=request.context)
-        fitted = fit(fim, self.context_tokens, self.lm.count_tokens)
+        fitted = fit(fim, self.context_tokens, self.lm.count_tokens, language=request_language(request))
         prompt = build_prompt(self.lm.fim_format, fitted.fim)
         # add_special_tokens puts bos first for the families that want it (Gemma, Llama).
         return self.lm.tokenizer.encode(prompt, add_special_tokens=True), fitted.truncated
@@ -56,7 +62,8 @@ class LocalBackend:
         ids, truncated = self.prompt_ids(request)
         stops = (*self.lm.fim_format.family.stop_strings, *request.stop)
         text_filter = completion_filter(
-            stop_words=stops, prefix=request.prefix, suffix=request.suffix, raw=request.raw, n_indent=request.n_indent)
+            stop_words=stops, prefix=request.prefix, suffix=request.suffix, raw=request.raw, n_indent=request.n_indent,
+            language=request_language(request))
         sampling = Sampling(request.temperature, request.top_p, request.top_k, request.seed)
         while not self._lock.acquire(timeout=0.05):
             if cancel is not None and cancel.cancelled:

@@ -4,6 +4,11 @@ Text is dropped in whole lines, farthest from the cursor first: the start of
 the prefix, the end of the suffix, then context files. Cutting between lines
 never splits a token, and a cut that stays on the same line while the user
 types keeps the prompt's start stable, so a prompt cache can be reused.
+
+When the language is known, cuts fall between top-level constructs first
+(whole functions and classes nearest the cursor are kept, and the imports
+stay at the top of the prefix), and between lines only when the construct
+around the cursor alone would leave most of the budget unused.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from dataclasses import dataclass, replace
 from typing import Callable, Sequence
 
 from fim.errors import FimError
+from fim.outline import outline
 from fim.prompt import ContextFile, FimInput
 
 #: Counts the tokens of a string (without special tokens added around it).
@@ -20,6 +26,12 @@ TokenCounter = Callable[[str], int]
 
 #: A context file shorter than this many tokens after cutting is not worth showing.
 MIN_CONTEXT_TOKENS = 32
+
+#: Cutting at top-level constructs must keep at least this share of the budget; else lines.
+MIN_SYNTAX_SHARE = 0.5
+
+#: The imports are kept at the top of a cut prefix if they need at most this share of its budget.
+MAX_IMPORTS_SHARE = 0.25
 
 
 @dataclass(frozen=True)
@@ -106,6 +118,69 @@ def _keep_head_words(text: str, budget: int, count: TokenCounter) -> str:
     return best
 
 
+def _fitting_cut(text: str, budget: int, count: TokenCounter, points: Sequence[int], tail: bool) -> str | None:
+    """The longest tail (or head) of `text` at one of `points` within `budget`, if it uses enough of it."""
+    if not points:
+        return None
+    candidates = list(points)
+    if tail:
+        fits = [p for p in candidates if count(text[p:]) <= budget] if len(candidates) < 8 else None
+        if fits is None:
+            lo, hi = 0, len(candidates)
+            while lo < hi:
+                mid = (lo + hi) // 2
+                if count(text[candidates[mid] :]) <= budget:
+                    hi = mid
+                else:
+                    lo = mid + 1
+            fits = candidates[lo:]
+        kept = text[fits[0] :] if fits else ""
+    else:
+        lo, hi = 0, len(candidates)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if count(text[: candidates[mid]]) <= budget:
+                lo = mid + 1
+            else:
+                hi = mid
+        kept = text[: candidates[lo - 1]] if lo > 0 else ""
+    return kept if kept.strip() and count(kept) >= budget * MIN_SYNTAX_SHARE else None
+
+
+def keep_tail_syntax(text: str, budget: int, count: TokenCounter, language: str | None) -> str:
+    """`keep_tail` that cuts between top-level constructs and keeps the imports, when it can."""
+    shape = outline(text, language) if language else None
+    if shape is None:
+        return keep_tail(text, budget, count)
+    imports = ""
+    room = budget
+    starts = list(shape.starts)
+    if shape.imports is not None:
+        block = text[shape.imports[0] : shape.imports[1]]
+        need = count(block)
+        if 0 < need <= budget * MAX_IMPORTS_SHARE:
+            imports, room = block, budget - need
+            starts = [s for s in starts if s >= shape.imports[1]]
+    tail = _fitting_cut(text, room, count, starts, tail=True)
+    if tail is None:
+        tail = keep_tail(text, room, count)
+    if imports and len(tail) > len(text) - shape.imports[1]:
+        return keep_tail(text, budget, count)  # the tail reaches into the imports: nothing to add
+    if imports and not imports.endswith("\n"):
+        imports += "\n"
+    return imports + tail
+
+
+def keep_head_syntax(text: str, budget: int, count: TokenCounter, language: str | None) -> str:
+    """`keep_head` that ends after a top-level construct when it can."""
+    shape = outline(text, language) if language else None
+    if shape is not None:
+        head = _fitting_cut(text, budget, count, shape.ends, tail=False)
+        if head is not None:
+            return head
+    return keep_head(text, budget, count)
+
+
 def fit(
     fim: FimInput,
     budget: int,
@@ -114,12 +189,15 @@ def fit(
     prefix_share: float = 0.75,
     prefix_cuts: Sequence[int] | None = None,
     suffix_cuts: Sequence[int] | None = None,
+    language: str | None = None,
 ) -> Fitted:
     """Shrink `fim` to at most `budget` tokens of text.
 
     The prefix gets `prefix_share` of the budget and the suffix the rest, but
     a side that needs less gives its unused share to the other. Context files
-    get what the current file leaves, most relevant (last) first.
+    get what the current file leaves, most relevant (last) first. With a
+    `language` (and no explicit cuts) the cuts follow the syntax, see the
+    module docstring.
     """
     if budget <= 0:
         raise FimError(f"the context budget must be a positive number of tokens, not {budget}")
@@ -132,8 +210,18 @@ def fit(
         suffix_cap = budget - prefix_tokens
     if suffix_tokens < suffix_cap:
         prefix_cap = budget - suffix_tokens
-    prefix = fim.prefix if prefix_tokens <= prefix_cap else keep_tail(fim.prefix, prefix_cap, count, prefix_cuts)
-    suffix = fim.suffix if suffix_tokens <= suffix_cap else keep_head(fim.suffix, suffix_cap, count, suffix_cuts)
+    if prefix_tokens <= prefix_cap:
+        prefix = fim.prefix
+    elif language and prefix_cuts is None:
+        prefix = keep_tail_syntax(fim.prefix, prefix_cap, count, language)
+    else:
+        prefix = keep_tail(fim.prefix, prefix_cap, count, prefix_cuts)
+    if suffix_tokens <= suffix_cap:
+        suffix = fim.suffix
+    elif language and suffix_cuts is None:
+        suffix = keep_head_syntax(fim.suffix, suffix_cap, count, language)
+    else:
+        suffix = keep_head(fim.suffix, suffix_cap, count, suffix_cuts)
     truncated = prefix != fim.prefix or suffix != fim.suffix
 
     left = budget - count(prefix) - count(suffix)

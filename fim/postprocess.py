@@ -15,6 +15,9 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Iterable, Protocol, Sequence
 
+from fim.unit_end import UnitEnd
+from fim.units import unit_at
+
 
 class Rule(Protocol):
     def cut(self, text: str, final: bool = False) -> int | None:
@@ -144,6 +147,52 @@ class MinIndent:
 
 
 @dataclass(frozen=True)
+class RepeatedLines:
+    """End before a line, or a run of up to `longest` lines, that repeats the one just before it.
+
+    A model stuck in a loop writes the same statement again and again; the
+    first copy is the completion. Only lines distinctive enough to matter count.
+    """
+
+    longest: int = 4
+    #: Text before the cursor on its line: the first line of the completion continues it.
+    before: str = ""
+
+    def cut(self, text: str, final: bool = False) -> int | None:
+        lines = text.split("\n")
+        starts = [0]
+        for line in lines:
+            starts.append(starts[-1] + len(line) + 1)
+        lines[0] = self.before + lines[0]
+        done = len(lines) - (0 if final else 1)
+        for k in range(1, done):
+            for n in range(1, self.longest + 1):
+                if k + 1 < 2 * n:
+                    break
+                run, before = lines[k + 1 - n : k + 1], lines[k + 1 - 2 * n : k + 1 - n]
+                if [ln.rstrip() for ln in run] == [ln.rstrip() for ln in before] and any(map(_meaningful, run)):
+                    return starts[k + 1 - n] if k + 1 - n > 0 else 0
+        return None
+
+    def pending(self, text: str) -> int:
+        """Hold back trailing lines that begin to repeat the lines before them."""
+        lines = text.split("\n")
+        lines[0] = self.before + lines[0]
+        done = len(lines) - 1
+        held_from: int | None = None
+        for n in range(1, self.longest + 1):
+            m = 0
+            while m < n and done - 1 - m - n >= 0 and lines[done - 1 - m].rstrip() == lines[done - 1 - m - n].rstrip():
+                m += 1
+            if m and any(map(_meaningful, lines[done - m : done])):
+                held_from = done - m if held_from is None else min(held_from, done - m)
+        if held_from is None:
+            return 0
+        start = sum(len(line) + 1 for line in lines[:held_from]) - (len(self.before) if held_from else 0)
+        return len(text) - start
+
+
+@dataclass(frozen=True)
 class Verdict:
     #: Leading characters that are final and may be shown.
     stable: int
@@ -170,7 +219,12 @@ class CompletionFilter:
         if cut is not None:
             return Verdict(stable=cut, cut=cut, word=word)
         held = max((rule.pending(text) for rule in self.rules), default=0)
-        return Verdict(stable=len(text) - held)
+        stable = len(text) - held
+        if stable and text[stable - 1] == "\r":
+            stable -= 1  # half of a CRLF line break that a rule may still cut
+        if not text[:stable].strip():
+            stable = 0  # whitespace alone is never shown: it may end up an empty completion
+        return Verdict(stable=stable)
 
     def finish(self, text: str) -> tuple[str, str | None]:
         """Final text and the stop word that ended it (None when no stop string did)."""
@@ -188,12 +242,15 @@ def completion_filter(
     suffix: str = "",
     raw: bool = False,
     n_indent: int = 0,
+    language: str | None = None,
 ) -> CompletionFilter:
     """The rules for one request.
 
     `raw` keeps only what every answer needs (end at sentinels and the
     caller's stop words) and switches our post-processing off, so its effect
-    can be measured.
+    can be measured. `language` (a grammar name from `fim.syntax.language_for`)
+    lets the unit at the cursor be read from the syntax tree; without one,
+    indentation and brackets decide.
     """
     rules: list[Rule] = [StopStrings(tuple(w for w in dict.fromkeys(stop_words) if w))]
     if n_indent > 0:
@@ -201,4 +258,6 @@ def completion_filter(
     if not raw:
         cursor_line = prefix.rsplit("\n", 1)[-1]
         rules.append(SuffixRepeat(suffix, at_line_start=not cursor_line.strip()))
+        rules.append(RepeatedLines(before=cursor_line))
+        rules.append(UnitEnd(unit_at(prefix, suffix, language), before=cursor_line))
     return CompletionFilter(rules)

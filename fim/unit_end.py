@@ -1,0 +1,263 @@
+"""The post-processing rule that ends a completion where its syntax unit ends.
+
+Models without a strong FIM training (the bundled one never emits its end
+token) write past the hole into code that already exists. `UnitEnd` knows
+from `fim.units` what the user is completing and cuts the output at the
+shortest point where that unit is complete:
+
+- a line's rest or an expression: at the line break, without retyping the
+  text that follows the cursor;
+- a statement: at the first line end where the window around the cursor
+  parses with no new error and no block left empty (SAFIM's criterion); a
+  statement that opens a block takes its body, to the dedent;
+- a block: to the first line indented less than the block's first line
+  (a closing `}` at the opener's indentation belongs to it when the suffix
+  does not close the block itself).
+
+Without a grammar, or while the tree disagrees for too long, brackets and
+indentation decide. As a `Rule`, it answers after every token, so the
+engine stops generating as soon as the unit is complete.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from fim.units import OPENERS, Unit, indent_of, is_blank
+from fim.window import CLOSERS
+
+#: Extra lines a statement may run past the point where brackets and
+#: indentation say it ended, waiting for the tree to agree.
+SLACK_LINES = 2
+
+_PAIRS = {")": "(", "]": "[", "}": "{"}
+_QUOTES = "'\"`"
+
+
+def bracket_depth(text: str) -> int:
+    """Open brackets left at the end of `text` (quotes roughly skipped; negative when over-closed)."""
+    depth = 0
+    quote = ""
+    escaped = False
+    for ch in text:
+        if quote:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == quote:
+                quote = ""
+            elif ch == "\n" and quote != "`":
+                quote = ""
+        elif ch in _QUOTES:
+            quote = ch
+        elif ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+    return depth
+
+
+def _code_end(line: str) -> str:
+    """The last character of a line's code, roughly ignoring a trailing comment."""
+    stripped = line.rstrip()
+    for mark in (" #", " //"):
+        at = stripped.find(mark)
+        if at != -1:
+            stripped = stripped[:at].rstrip()
+    return stripped[-1:]
+
+
+def _closing_line(line: str) -> bool:
+    """A line of closing brackets only (`}`, `});`, `]`), possibly followed by more of its statement."""
+    stripped = line.strip()
+    return bool(stripped) and stripped[0] in CLOSERS
+
+
+@dataclass
+class UnitEnd:
+    """Cut the completion at the end of `unit`; see the module docstring."""
+
+    unit: Unit
+    #: Text before the cursor on its line.
+    before: str = ""
+    _lines: list[str] = field(default_factory=list, init=False, repr=False)
+
+    # --- Rule interface ---------------------------------------------------
+
+    def cut(self, text: str, final: bool = False) -> int | None:
+        kind = self.unit.kind
+        if kind == "inline" or (kind in ("comment", "string") and not is_blank(self.unit.rest_of_line)):
+            return self._inline(text, final)
+        if kind in ("comment", "string"):
+            at = text.find("\n")
+            return _before_break(text, at) if at != -1 else None
+        return self._lines_unit(text, final)
+
+    def pending(self, text: str) -> int:
+        if self.unit.kind in ("inline", "comment", "string") and not is_blank(self.unit.rest_of_line):
+            # Hold back from where the model may start retyping the rest of the line.
+            rest = self.unit.rest_of_line.strip()
+            at = text.find(rest[:1])
+            safe = len(text.rstrip()) if at == -1 else len(text[:at].rstrip())
+            return len(text) - safe
+        if self.unit.kind in ("comment", "string"):
+            return 0
+        last = text.rfind("\n")
+        done = text[: last + 1].rstrip(" \t\r\n")
+        if not done:
+            # No finished line yet: only trailing blanks may still be dropped.
+            return len(text) - len(text.rstrip())
+        # The last, unfinished line may be a dedent that ends the unit, and
+        # blank lines before it may be dropped with it.
+        safe = text.find("\n", len(done)) + 1 if self.unit.whole_line else len(done)
+        return len(text) - safe
+
+    # --- inline: code follows the cursor on its line -------------------------
+
+    def _inline(self, text: str, final: bool) -> int | None:
+        at = text.find("\n")
+        if at == -1 and not final:
+            return None
+        line = (text if at == -1 else text[:at]).rstrip("\r")
+        rest = self.unit.rest_of_line.strip()
+        window = self.unit.window
+        # The model often retypes what follows the cursor: keep the shortest
+        # head that the rest of the line completes.
+        starts = [i for i in range(len(line) + 1) if line.startswith(rest[:1], i)] if rest else []
+        for i in starts:
+            head = line[:i]
+            if not head.strip():
+                continue
+            if window is not None and not window.new_errors(head):
+                return len(head.rstrip()) if line[i:].strip() else len(head)
+            if window is None and line[i:].strip() == rest and bracket_depth(self.before + head) == bracket_depth(self.before):
+                return len(head.rstrip())
+        if line.rstrip().endswith(rest) and line.strip() != rest:
+            return len(line.rstrip()) - len(rest)
+        return len(line)
+
+    # --- whole lines: line, statement, block ---------------------------------
+
+    def _lines_unit(self, text: str, final: bool) -> int | None:
+        unit = self.unit
+        lines = text.split("\n")
+        complete = len(lines) - 1 + (1 if final else 0)
+        ends: list[int] = []
+        at = 0
+        for line in lines:
+            at += len(line) + 1
+            ends.append(min(at, len(text)))
+        if unit.kind == "block":
+            return self._block(lines, ends, complete, unit.opener_indent or 0, final)
+        if unit.kind == "line" and _code_end(self.before + lines[0]) in (":", "{") and complete > 0:
+            # The cursor's line opens a block: its body follows, to the dedent.
+            return self._block(lines, ends, complete, indent_of(self.before), final, start=1)
+        return self._statement(text, lines, ends, complete, final)
+
+    def _finish(self, text: str, end: int) -> int:
+        """Offset of the cut at line end `end`: blank lines dropped, the break kept only for whole lines."""
+        body = text[:end]
+        trimmed = body.rstrip(" \t\r\n")
+        if not trimmed:
+            return 0
+        if self.unit.whole_line:
+            nl = body.find("\n", len(trimmed))
+            return nl + 1 if nl != -1 else len(trimmed)
+        return len(trimmed)
+
+    def _statement(self, text: str, lines: list[str], ends: list[int], complete: int, final: bool) -> int | None:
+        window = self.unit.window
+        first = next((k for k in range(complete) if not is_blank(lines[k])), None)
+        if first is None:
+            return None
+        base = indent_of(self.before + lines[first]) if first == 0 else indent_of(lines[first])
+        text_end: int | None = None  # where brackets and indentation say the statement ended
+        for k in range(first, complete):
+            middle = text[: ends[k]] if self.unit.whole_line else _before_break_text(text[: ends[k]])
+            if window is not None and not is_blank(lines[k]) and window.complete(middle):
+                return self._finish(text, ends[k])
+            if text_end is None:
+                text_end = self._text_end(lines, ends, first, k, base, complete)
+            if text_end is not None and (window is None or k - text_end >= SLACK_LINES):
+                return self._finish(text, ends[text_end])
+        if final:
+            if text_end is not None:
+                return self._finish(text, ends[text_end])
+            return self._finish(text, len(text))
+        return None
+
+    def _text_end(self, lines: list[str], ends: list[int], first: int, k: int, base: int, complete: int) -> int | None:
+        """Index of the line that ends the statement by brackets and indentation, once known."""
+        head = self.before + "\n".join(lines[first : k + 1])
+        if bracket_depth(head) > bracket_depth(self.before):
+            return None
+        opens = _code_end(lines[first] if first else self.before + lines[0]) in tuple(OPENERS)
+        if k == first and not opens:
+            return k
+        if k == first:
+            nxt = self.unit.next_indent
+            # The body is already below the cursor: the statement is its first line.
+            if nxt is not None and nxt > base and self.unit.next_line is not None:
+                return k
+            return None
+        line = lines[k]
+        if is_blank(line) or indent_of(line) > base:
+            return None
+        if _closing_line(line) and indent_of(line) == base:
+            return k
+        return k - 1
+
+    def _block(
+        self, lines: list[str], ends: list[int], complete: int, opener: int, final: bool, start: int = 0
+    ) -> int | None:
+        """End of a body indented deeper than `opener`, written from line `start` on."""
+        text_len = ends[-1] if ends else 0
+        text = "\n".join(lines)
+        body_indent: int | None = None
+        last = None  # last line of the body so far
+        # An unfinished last line counts once its indentation is known (a non-blank character).
+        upto = complete + (1 if complete < len(lines) and lines[complete].strip() else 0)
+        for k in range(start, upto):
+            line = lines[k]
+            if is_blank(line):
+                continue
+            width = indent_of(self.before + line) if k == 0 else indent_of(line)
+            if body_indent is None:
+                if k >= complete:
+                    break
+                body_indent = max(width, opener + 1)
+            if width < body_indent:
+                if _closing_line(line) and width == opener and not self._suffix_closes(line, opener):
+                    if k >= complete:
+                        return None  # `}` may still grow into `} else {`: wait for the whole line
+                    if _only_closers(line):
+                        return self._finish(text, ends[k])
+                if last is None:  # nothing indented yet: the unit is the cursor's line alone
+                    return 0 if start == 0 else self._finish(text, ends[0])
+                return self._finish(text, ends[last])
+            if k >= complete:
+                break
+            last = k
+        if final and last is not None:
+            return self._finish(text, min(ends[last], text_len))
+        return None
+
+    def _suffix_closes(self, line: str, opener: int) -> bool:
+        """The line below the cursor already is this closing line."""
+        nxt = self.unit.next_line
+        return nxt is not None and self.unit.next_indent == opener and nxt.strip() == line.strip()
+
+
+def _only_closers(line: str) -> bool:
+    """`}`, `});`, `]`: a line that only closes brackets."""
+    return bool(line.strip()) and all(ch in CLOSERS + ";, \t\r" for ch in line)
+
+
+def _before_break(text: str, at: int) -> int:
+    """Offset of the line break at `at`, before its `\\r` if it has one."""
+    return at - 1 if at > 0 and text[at - 1] == "\r" else at
+
+
+def _before_break_text(text: str) -> str:
+    return text[:-1] if text.endswith("\n") else text

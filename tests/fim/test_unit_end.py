@@ -1,0 +1,140 @@
+"""Syntax-aware post-processing: completions end where the unit at the cursor ends, in every language."""
+
+from __future__ import annotations
+
+import pytest
+
+from fim.postprocess import completion_filter
+
+SENTINELS = ("<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>", "<|endoftext|>")
+CURSOR = "<|>"
+
+
+def complete(doc: str, output: str, language: str | None, raw: bool = False) -> tuple[str, int]:
+    """Feed `output` a character at a time; return the final completion and how much was consumed.
+
+    Also checks what every client relies on: streamed text is never taken back.
+    """
+    prefix, suffix = doc.split(CURSOR)
+    f = completion_filter(stop_words=SENTINELS, prefix=prefix, suffix=suffix, raw=raw, language=language)
+    shown = 0
+    for i in range(1, len(output) + 1):
+        verdict = f.check(output[:i])
+        shown = max(shown, verdict.stable)
+        if verdict.cut is not None:
+            final = f.finish(output[:i])[0]
+            assert final.startswith(output[:shown][: len(final)]) and shown <= max(len(final), verdict.cut)
+            return final, i
+    final = f.finish(output)[0]
+    assert final.startswith(output[:shown])
+    return final, len(output)
+
+
+CASES = [
+    # Whole-line hole in a block with code: one statement, with the line break.
+    ("python", "def f(x):\n    y = 1\n<|>    return y\n", "    z = x * 2\n    w = 3\n    return y\n", "    z = x * 2\n"),
+    # A statement spanning lines ends when its brackets close and it parses.
+    ("python", "def f(x):\n    y = 1\n<|>    return y\n", "    z = g(x,\n          y)\n    w = 3\n", "    z = g(x,\n          y)\n"),
+    # A compound statement takes its body, up to the dedent.
+    ("python", "def f(x):\n    y = 1\n<|>    return y\n", "    if x:\n        y = 2\n    return y\n", "    if x:\n        y = 2\n"),
+    # ... but not when its body is already below the cursor.
+    ("python", "def f(x):\n<|>        y = a\n    return y\n", "    for a in x:\n        y = a\n", "    for a in x:\n"),
+    # An empty block gets its whole body, to the dedent.
+    ("python", 'def f(x):\n    """Doc."""\n<|>\n\ndef g():\n    pass\n', "    a = x + 1\n    return a\n\ndef h():\n", "    a = x + 1\n    return a\n"),
+    # Rest of a line: the model retyping the text after the cursor is dropped.
+    ("python", "def f(x):\n    y = foo(<|>)\n    return y\n", "x, 2)\n    return y\n", "x, 2"),
+    # End of a line of code: that statement, without a line break (the suffix has it).
+    ("python", "def f(x):\n    y = <|>\n    return y\n", "x + 1\n    return y\n", "x + 1"),
+    ("python", "def f(x):\n    y = <|>\n    return y\n", "foo(x,\n          2)\n    return y\n", "foo(x,\n          2)"),
+    # A line that opens a block gets the block.
+    ("python", "def f(x):\n    if x > 1:<|>\n    return 0\n", "\n        return 1\n    return 0\n", "\n        return 1"),
+    ("python", "def f(x):\n    # compute the <|>\n    return y\n", "answer\n    return y\n", "answer"),
+    ("python", "def f(x):\n    s = 'héllo 👋 <|>'\n    return s\n", "世界'\n    return s\n", "世界"),
+    ("javascript", "function f(x) {\n  <|>\n}\nfunction g() {}\n", "if (x) {\n    return 1;\n  }\n  return 2;\n}\nfunction g() {}\n", "if (x) {\n    return 1;\n  }\n  return 2;\n"),
+    ("javascript", "function f(x) {\n  const y = 1;\n  <|>\n  return y;\n}\n", "if (x) {\n    y = 2;\n  }\n  return y;\n}\n", "if (x) {\n    y = 2;\n  }\n"),
+    ("javascript", "const s = `hi ${<|>}`;\n", "name}`;\nfoo();\n", "name"),
+    ("typescript", "function f(x: number): number {\n  const y: number = <|>\n  return y;\n}\n", "x * 2;\n  return y;\n", "x * 2;"),
+    ("tsx", "export function A() {\n  <|>\n}\n", "return <div>hi</div>;\n}\n\nexport function B() {}\n", "return <div>hi</div>;\n"),
+    ("go", "func f(x int) int {\n\t<|>\n}\n", "if x > 0 {\n\t\treturn 1\n\t}\n\treturn 2\n}\n\nfunc g() {}\n", "if x > 0 {\n\t\treturn 1\n\t}\n\treturn 2\n"),
+    ("rust", "fn f(x: i32) -> i32 {\n    let y = <|>;\n    y\n}\n", "x + 1;\n    y\n}\n", "x + 1"),
+    ("rust", "fn f(x: i32) -> i32 {\n    let y = x;\n    <|>\n    y\n}\n", "if y > 1 {\n        return 0;\n    }\n    y\n}\n", "if y > 1 {\n        return 0;\n    }\n"),
+    ("java", "class A {\n    int f(int x) {\n        <|>\n    }\n}\n", "return x + 1;\n    }\n}\n", "return x + 1;\n"),
+    ("c", "int f(int x) {\n    int y = 0;\n    <|>\n    return y;\n}\n", "for (int i = 0; i < x; i++) {\n        y += i;\n    }\n    return y;\n}\n", "for (int i = 0; i < x; i++) {\n        y += i;\n    }\n"),
+    ("cpp", "int main() {\n    /* explain <|> */\n    return 0;\n}\n", "the code */\n    return 0;\n", "the code"),
+    ("cpp", "int f(int x) {\n    int y = x;\n    <|>\n    return y;\n}\n", "y += g(x,\n          2);\n    return y;\n", "y += g(x,\n          2);\n"),
+]
+
+
+@pytest.mark.parametrize("language, doc, output, expected", CASES)
+def test_completion_ends_with_the_unit(language, doc, output, expected):
+    final, consumed = complete(doc, output, language)
+    assert final == expected
+    # Generation stopped early: well before the end of what the model would have written.
+    assert consumed < len(output)
+
+
+@pytest.mark.parametrize("language, doc, output, expected", CASES)
+def test_raw_keeps_the_model_output(language, doc, output, expected):
+    assert complete(doc, output, language, raw=True)[0] == output
+
+
+def test_cursor_at_end_of_file():
+    final, _ = complete("def f(x):\n<|>", "    return x + 1\n\n\nprint(f(2))\n", "python")
+    assert final == "    return x + 1\n"
+    final, _ = complete("x = <|>", "1 + 2", "python")
+    assert final == "1 + 2"
+
+
+def test_file_with_syntax_errors_elsewhere():
+    doc = "def broken(:\n    return (\n\ndef f(x):\n    y = 1\n<|>    return y\n"
+    final, _ = complete(doc, "    y += x\n    z = 2\n", "python")
+    assert final == "    y += x\n"
+
+
+def test_file_with_syntax_errors_at_the_cursor_falls_back_to_indentation():
+    doc = "def f(x):\n    y = [1,\n<|>\n    return y\n"
+    final, _ = complete(doc, "         2]\n    z = 3\n    return y\n", "python")
+    assert final.startswith("         2]\n") and "return y" not in final
+
+
+def test_crlf_line_endings():
+    doc = "def f(x):\r\n    y = 1\r\n<|>    return y\r\n"
+    assert complete(doc, "    z = x * 2\r\n    w = 3\r\n", "python")[0] == "    z = x * 2\r\n"
+    doc = "def f(x):\r\n    y = <|>\r\n    return y\r\n"
+    assert complete(doc, "x + 1\r\n    return y\r\n", "python")[0] == "x + 1"
+
+
+def test_tabs():
+    doc = "def f(x):\n\tif x:\n<|>\n\treturn 0\n"
+    assert complete(doc, "\t\ty = 1\n\t\treturn y\n\treturn 0\n", "python")[0] == "\t\ty = 1\n\t\treturn y\n"
+
+
+def test_non_ascii():
+    doc = "def grüße(x):\n    s = 'héllo 👋'\n<|>    return s\n"
+    assert complete(doc, "    s += '世界'\n    t = 1\n", "python")[0] == "    s += '世界'\n"
+
+
+def test_repeated_lines_are_dropped():
+    doc = "def f(x):\n    <|>\n\ndef g():\n    pass\n"
+    final, _ = complete(doc, "x.append(1)\n    x.append(1)\n    x.append(1)\n", "python")
+    assert final == "x.append(1)\n"
+
+
+def test_repeated_blocks_are_dropped():
+    doc = "function f(x) {\n  <|>\n}\n"
+    out = "a(x);\n  b(x);\n  a(x);\n  b(x);\n}\n"
+    assert complete(doc, out, "javascript")[0] == "a(x);\n  b(x);\n"
+
+
+def test_whitespace_and_sentinels_never_come_back():
+    doc = "def f(x):\n    y = 1\n<|>    return y\n"
+    assert complete(doc, "   \n  \n", "python")[0] == ""
+    assert complete(doc, "<|endoftext|>    z = 1\n", "python")[0] == ""
+    assert complete(doc, "    z = 1<|fim_prefix|>", "python")[0] == "    z = 1"
+
+
+def test_unknown_language_uses_indentation():
+    doc = "def f(x):\n    y = 1\n<|>    return y\n"
+    assert complete(doc, "    z = x * 2\n    w = 3\n", "ruby")[0] == "    z = x * 2\n"
+    doc = "def f(x):\n    <|>\n\ndef g():\n    pass\n"
+    assert complete(doc, "a = 1\n    return a\n\ndef h():\n", None)[0] == "a = 1\n    return a\n"

@@ -276,7 +276,7 @@ def add_backend_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--api-key", default=os.environ.get("CODEGEMMA_API_KEY"),
                        help="bearer token for http, llama.cpp and openai servers (env: CODEGEMMA_API_KEY)")  # fmt: skip
     group.add_argument("--timeout", type=float, default=READ_TIMEOUT_S,
-                       help=f"seconds to wait for a remote server's next byte (default: {READ_TIMEOUT_S:.0f})")  # fmt: skip
+                       help=f"seconds to wait for a server's next byte (default: {READ_TIMEOUT_S:.0f})")  # fmt: skip
 
 
 def backend_from_args(args: argparse.Namespace) -> Backend:

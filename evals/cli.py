@@ -52,9 +52,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
                      help="sampling temperature (default: 0 = greedy; 0.8 when --samples > 1)")  # fmt: skip
     run.add_argument("--top-p", type=float, default=0.95, help="nucleus sampling when sampling (default: 0.95)")
     run.add_argument("--max-tokens", type=int,
-                     help="tokens per completion (default: 64 for single-line, 256 for multi-line and random-span)")  # fmt: skip
+                     help="tokens per completion (default: 64 single-line, 256 otherwise)")  # fmt: skip
     run.add_argument("--raw", action="store_true",
-                     help="switch our post-processing off, to measure what it gains (stop tokens still apply)")  # fmt: skip
+                     help="switch our post-processing off, to measure its gain (stop tokens still apply)")  # fmt: skip
     run.add_argument("--test-timeout", type=float, default=3.0, help="seconds each task's tests may run (default: 3)")
     run.add_argument("--output", type=Path,
                      help=f"results JSONL (default: {OUTPUT_DIR}/humaneval-SUBSET[-raw]-BACKEND.jsonl)")  # fmt: skip
@@ -73,10 +73,10 @@ def slug(text: str) -> str:
 
 def run(args: argparse.Namespace) -> int:
     if args.benchmark == "report":
+        from evals.results import read_results
+
         rows = []
         for path in args.files:
-            from evals.results import read_results
-
             config, records = read_results(path)
             rows.append((path, config, _summary(records, config)))
         print(summary_table(rows))
@@ -107,12 +107,19 @@ def run_humaneval(args: argparse.Namespace) -> int:
     try:
         record = config_record(config, backend.name)
         if args.backend == "local":
-            record["model_options"] = {k: getattr(args, k) for k in ("adapter", "fim_format", "dtype", "context_tokens")}
-        output = args.output or OUTPUT_DIR / f"humaneval-{args.subset}{'-raw' if args.raw else ''}-{slug(backend.name)}.jsonl"
+            record["model_options"] = {k: getattr(args, k) for k in ("adapter", "fim_format", "dtype",
+                                                                     "context_tokens")}  # fmt: skip
+        default_name = f"humaneval-{args.subset}{'-raw' if args.raw else ''}-{slug(backend.name)}.jsonl"
+        output = args.output or OUTPUT_DIR / default_name
         with ResultsFile(output, record, resume=args.resume, may_change=("limit",)) as results:
             print(f"{len(tasks)} {args.subset} tasks x {config.samples} sample(s) on {backend.name}"
                   f"{' (raw)' if config.raw else ''}; results in {output}", file=sys.stderr)  # fmt: skip
-            summary = run_tasks(backend, tasks, config, results, progress=not args.no_progress)
+            try:
+                summary = run_tasks(backend, tasks, config, results, progress=not args.no_progress)
+            except KeyboardInterrupt:
+                print(f"stopped; {len(results.records)} results are in {output}: run the same command with "
+                      "--resume to continue", file=sys.stderr)  # fmt: skip
+                raise
     finally:
         backend.close()
     summary_path = output.with_suffix(".summary.json")

@@ -49,8 +49,8 @@ class Sample:
 def measure(backend: Backend, label: str, request: BenchRequest, *, max_tokens: int, raw: bool,
             concurrency: int = 1) -> Sample:  # fmt: skip
     """One request, timed from the call to the last byte; an `EngineError` is recorded, not raised."""
-    req = CompletionRequest(prefix=request.prefix, suffix=request.suffix, path=request.path,
-                            max_tokens=max_tokens, raw=raw, cache_key=f"bench-{request.kind}-{request.sequence}")  # fmt: skip
+    req = CompletionRequest(prefix=request.prefix, suffix=request.suffix, path=request.path, max_tokens=max_tokens,
+                            raw=raw, cache_key=f"bench-{request.kind}-{request.sequence}")  # fmt: skip
     first: list[float] = []
     started = time.perf_counter()
 
@@ -154,7 +154,8 @@ def summarize(samples: Iterable[Sample], wall_ms: float | None = None) -> dict[s
         # Prompt tokens the server actually computed (cache hits excluded) per second of prompt time.
         "prompt_tokens_per_s": rate(sum(s.prompt_tokens - s.cached_tokens for s in timed_prompt),
                                     sum(s.prompt_ms for s in timed_prompt)),  # fmt: skip
-        "generated_tokens_per_s": rate(sum(s.generated_tokens for s in timed_gen), sum(s.generate_ms for s in timed_gen)),
+        "generated_tokens_per_s": rate(sum(s.generated_tokens for s in timed_gen),
+                                       sum(s.generate_ms for s in timed_gen)),  # fmt: skip
         "mean_prompt_tokens": sum(s.prompt_tokens for s in ok) / len(ok) if ok else float("nan"),
         "mean_generated_tokens": sum(s.generated_tokens for s in ok) / len(ok) if ok else float("nan"),
         "cache_hit_share": sum(s.cached_tokens for s in ok) / max(1, sum(s.prompt_tokens for s in ok)),

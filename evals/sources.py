@@ -127,8 +127,10 @@ def file_requests(count: int, seed: int = 0, *, prefix_chars: int = PREFIX_CHARS
     return requests
 
 
-def typing_sequences(count: int, chars: int, seed: int = 0, *, prefix_chars: int = PREFIX_CHARS,
-                     suffix_chars: int = SUFFIX_CHARS, root: Path | None = None) -> list[list[BenchRequest]]:  # fmt: skip
+def typing_sequences(
+    count: int, chars: int, seed: int = 0, *, prefix_chars: int = PREFIX_CHARS, suffix_chars: int = SUFFIX_CHARS,
+    root: Path | None = None,
+) -> list[list[BenchRequest]]:
     """`count` sequences of `chars` requests each: a statement typed one character at a time.
 
     The line being typed is gone from the suffix (it does not exist yet);

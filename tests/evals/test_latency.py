@@ -12,7 +12,7 @@ from .conftest import ScriptedBackend
 
 
 def job(kind: str, sequence: int, steps: int = 1) -> list[BenchRequest]:
-    return [BenchRequest(kind, sequence, k, f"x.py:{sequence}", "x.py", f"p{sequence}-{k}", "s")  # type: ignore[arg-type]
+    return [BenchRequest(kind, sequence, k, f"x.py:{sequence}", "x.py", f"p{sequence}-{k}", "s")  # type: ignore
             for k in range(steps)]  # fmt: skip
 
 

@@ -223,3 +223,10 @@ def test_missing_server_executable_is_reported_not_crashed(nvim, tmp_path):
     assert "is not executable" in messages and "no-such-codegemma" in messages
     assert "stack traceback" not in messages
     assert nvim.exec_lua("return #vim.lsp.get_clients()") == 0
+
+
+def test_checkhealth_reports_a_running_server(nvim, tmp_path):
+    start(nvim, tmp_path)
+    nvim.command("checkhealth codegemma")
+    report = "\n".join(nvim.current.buffer[:])
+    assert "offers inline completion" in report and "ERROR" not in report, report

@@ -46,6 +46,35 @@ class Generated:
     generate_ms: float
 
 
+class IncrementalDecoder:
+    """Text of a growing token list, decoding only the last few tokens per step.
+
+    Decoding the whole list after every token costs O(n) per step; here each
+    step decodes a short window that starts a few tokens back (so merges and
+    leading spaces come out right) and appends the new characters, holding
+    back a partial multi-byte character until its other bytes arrive.
+    """
+
+    def __init__(self, decode: Callable[[list[int]], str]) -> None:
+        self._decode = decode
+        self.ids: list[int] = []
+        self.text = ""
+        self._prefix_offset = 0
+        self._read_offset = 0
+
+    def push(self, token: int) -> str:
+        """Add a token; return the whole text decoded so far."""
+        self.ids.append(token)
+        window = self.ids[self._prefix_offset :]
+        before = self._decode(self.ids[self._prefix_offset : self._read_offset])
+        after = self._decode(window)
+        if len(after) > len(before) and not after.endswith("\ufffd"):
+            self.text += after[len(before) :]
+            self._prefix_offset = self._read_offset
+            self._read_offset = len(self.ids)
+        return self.text
+
+
 def pick_token(logits: torch.Tensor, sampling: Sampling, generator: torch.Generator | None) -> int:
     """Choose the next token from one row of logits."""
     if sampling.greedy:
@@ -120,7 +149,7 @@ def generate(
             cached_tokens = len(prompt_ids) - 1
         logits = prefill(model, prompt_ids, cache, cached_tokens, cancel)
         prompt_done = time.perf_counter()
-        ids: list[int] = []
+        decoder = IncrementalDecoder(decode)
         text, shown = "", 0
         finish: FinishReason = "length"
         stop_type: StopType = "limit"
@@ -130,10 +159,9 @@ def generate(
             if token in stop_ids:
                 finish, stop_type = "stop", "eos"
                 break
-            ids.append(token)
-            candidate = decode(ids)
-            if not candidate.endswith("\ufffd"):  # wait for the rest of a multi-byte character
-                text = candidate
+            grown = decoder.push(token)
+            if len(grown) > len(text):  # otherwise a multi-byte character is incomplete
+                text = grown
                 verdict = text_filter.check(text)
                 if on_text is not None and verdict.stable > shown:
                     on_text(text[shown : verdict.stable])
@@ -146,7 +174,7 @@ def generate(
                     if (time.perf_counter() - prompt_done) * 1000 > time_limit_ms:
                         finish, stop_type = "stop", "limit"
                         break
-            if len(ids) >= max_tokens:
+            if len(decoder.ids) >= max_tokens:
                 break
             if cancel is not None and cancel.cancelled:
                 break
@@ -165,7 +193,7 @@ def generate(
         stopping_word=word or final_word,
         prompt_tokens=len(prompt_ids),
         cached_tokens=cached_tokens,
-        generated_tokens=len(ids),
+        generated_tokens=len(decoder.ids),
         prompt_ms=(prompt_done - started) * 1000,
         generate_ms=(done - prompt_done) * 1000,
     )

@@ -60,7 +60,9 @@ def tiny_model_dir(tmp_path_factory):
         num_attention_heads=4,
         num_key_value_heads=2,
         max_position_embeddings=8192,
-        tie_word_embeddings=True,
+        # Untied: with tied embeddings a random model's greedy choice is the
+        # token it was just fed, which for a FIM prompt is a sentinel.
+        tie_word_embeddings=False,
         eos_token_id=tokenizer.convert_tokens_to_ids("<|im_end|>"),
     )
     out = tmp_path_factory.mktemp("tiny-qwen2")

@@ -127,3 +127,21 @@ def test_cancelled_while_waiting_for_the_model(backend, tiny_model):
     first_token.cancel()
     worker.join(timeout=5)
     assert not worker.is_alive()
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["def f(x):\n    return x  # done\n", "s = 'héllo 👋 世界'\nprint(s)\n", "\t\tx = [1, 2]\r\n", "  leading spaces"],
+)
+def test_incremental_decoding_equals_full_decoding(tiny_model, text):
+    from engine.generation import IncrementalDecoder
+
+    tok = tiny_model.tokenizer
+    ids = tok.encode(text, add_special_tokens=False)
+    decoder = IncrementalDecoder(lambda toks: tok.decode(toks))
+    seen = []
+    for token in ids:
+        seen.append(decoder.push(token))
+    assert seen[-1] == tok.decode(ids) == text
+    assert all("\ufffd" not in s for s in seen)
+    assert all(b.startswith(a) for a, b in zip(seen, seen[1:]))

@@ -1,0 +1,84 @@
+"""A real server (uvicorn in a thread, on a free port) around a real backend."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import replace
+
+import pytest
+import uvicorn
+
+from engine.local import LocalBackend
+from server.app import create_app
+from server.service import CompletionService, ServiceLimits
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def running_server(service: CompletionService, api_key: str | None = None):
+    port = free_port()
+    config = uvicorn.Config(create_app(service, api_key=api_key), host="127.0.0.1", port=port, log_level="warning")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 20
+    while not server.started:
+        if time.time() > deadline:
+            raise RuntimeError("test server did not start")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def ready_service(backend, **limits) -> CompletionService:
+    service = CompletionService(lambda: backend, ServiceLimits(**limits))
+    service.start_loading().join()
+    assert service.status == "ok", service.error
+    return service
+
+
+class Spy:
+    """Wraps a real backend: records every finished completion and can hold requests at a gate."""
+
+    def __init__(self, backend) -> None:
+        self.backend = backend
+        self.name = backend.name
+        self.lm = backend.lm
+        self.done: list = []
+        self.gate = threading.Event()
+        self.gate.set()
+
+    def complete(self, request, **kw):
+        self.gate.wait(30)
+        result = self.backend.complete(request, **kw)
+        self.done.append(result)
+        return result
+
+    def close(self) -> None:
+        self.backend.close()
+
+
+@pytest.fixture()
+def tiny_backend(tiny_model):
+    # Like the bundled model in FIM mode, this one never ends by itself (no stop
+    # ids), so long requests really are long and cancellation is observable.
+    backend = Spy(LocalBackend(replace(tiny_model, stop_ids=frozenset()), context_tokens=512))
+    yield backend
+    backend.close()
+
+
+@pytest.fixture()
+def tiny_server(tiny_backend):
+    with running_server(ready_service(tiny_backend)) as url:
+        yield url

@@ -42,9 +42,13 @@ def outline(text: str, language: str | None) -> Outline | None:
             and ("comment" in previous.type or "attribute" in previous.type)
             and node.start_point[0] - previous.end_point[0] <= 1
         )
-        if not attached:
-            starts.append(_line_start(text, start))
-        ends.append(_line_end(text, end))
+        begins = _line_start(text, start)
+        if not attached and begins == text.rfind("\n", 0, begins) + 1:
+            starts.append(begins)
+        finishes = _line_end(text, end)
+        # A comment ends nothing: it belongs to what follows it.
+        if "comment" not in node.type and "attribute" not in node.type and (finishes == len(text) or text[finishes - 1] == "\n"):
+            ends.append(finishes)
         previous = node
     found = syntax.captures(language, root)
     imports = sorted(source.span(n) for n in found.get("top.import", []))

@@ -30,10 +30,9 @@ from fim.formats import FimFormat
 from training.dedupe import DedupeConfig, duplicates
 from training.documents import FimConfig, Renderer
 from training.errors import TrainingError
-from training.imports import extract_imports
 from training.ordering import order_repo
 from training.packing import Packer
-from training.resolve import RepoIndex
+from training.resolve import import_edges
 from training.secret_scan import scrub
 from training.walk import SourceFile, WalkLimits, walk_repo
 
@@ -171,13 +170,7 @@ def _order(files: list[SourceFile], names: list[str], progress: bool) -> tuple[l
     bar = tqdm(total=len(files), desc="imports", unit="file", disable=not progress)
     for name in names:
         members = {f.path: f for f in files if f.repo == name}
-        index = RepoIndex.build((f.path, f.language) for f in members.values())
-        edges: Counter = Counter()
-        for f in members.values():
-            for ref in extract_imports(f.text, f.language):
-                for target in index.resolve(ref, f.path, f.language):
-                    edges[(f.path, target)] += 1
-            bar.update()
+        edges = import_edges({p: (f.language, f.text) for p, f in members.items()}, on_file=bar.update)
         ordering = order_repo({p: f.language for p, f in members.items()}, edges)
         ordered.append((name, [members[p] for p in ordering.order]))
         repo_stats.append({"name": name, "files": len(members), "edges": ordering.edges,
@@ -191,12 +184,13 @@ def _write_dataset(path: Path, windows: dict[str, list]) -> None:
     import pyarrow as pa
 
     datasets.disable_progress_bars()  # ours say enough
-
     features = datasets.Features({"input_ids": datasets.Sequence(datasets.Value("int32"))})
     parts = {}
     for split, rows in windows.items():
-        table = pa.table({"input_ids": pa.array([r.tolist() for r in rows], type=pa.list_(pa.int32()))})
-        parts[split] = datasets.Dataset(table).cast(features)
+        if not rows:
+            continue  # `datasets` cannot read back an empty split; an absent one means "none"
+        column = pa.array([r.tolist() for r in rows], type=pa.list_(pa.int32()))
+        parts[split] = datasets.Dataset(pa.table({"input_ids": column}), info=datasets.DatasetInfo(features=features))
     datasets.DatasetDict(parts).save_to_disk(str(path))
 
 

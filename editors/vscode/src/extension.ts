@@ -140,7 +140,8 @@ async function showStats(): Promise<void> {
     void vscode.window.showWarningMessage("CodeGemma: the language server is not running.");
     return;
   }
-  const stats = await client.sendRequest<Stats>("codegemma/stats");
+  // `{}`, not no params: pygls 2 cannot parse a request without a params member and never answers it.
+  const stats = await client.sendRequest<Stats>("codegemma/stats", {});
   void vscode.window.showInformationMessage(formatStats(stats));
 }
 

@@ -17,7 +17,7 @@ import {
   ServerOptions,
 } from "vscode-languageclient/node";
 
-import { RESTART_KEYS, Stats, formatStats, hintArguments, otherMode, serverSettings } from "./settings";
+import { RESTART_KEYS, Stats, formatStats, hintArguments, isHintArgument, otherMode, serverSettings } from "./settings";
 
 const SECTION = "codegemma";
 const HINT_COMMAND = "codegemma.hint";
@@ -34,7 +34,7 @@ function currentSettings() {
   return serverSettings((key) => section.get(key));
 }
 
-/** `codegemma.hint` from the palette or a key binding has no arguments: use the cursor. */
+/** The contract's arguments for `codegemma.hint` at the active editor's cursor. */
 function hintArgumentsFromEditor(): unknown[] | undefined {
   const editor = vscode.window.activeTextEditor;
   if (!editor) {
@@ -57,7 +57,8 @@ function clientOptions(): LanguageClientOptions {
     synchronize: { configurationSection: SECTION },
     middleware: {
       executeCommand: async (command, args, next) => {
-        if (command === HINT_COMMAND && args.length === 0) {
+        // From the palette or a key binding there are no arguments (a menu may pass a Uri): use the cursor.
+        if (command === HINT_COMMAND && !isHintArgument(args[0])) {
           const filled = hintArgumentsFromEditor();
           if (!filled) {
             void vscode.window.showWarningMessage("CodeGemma: open a file and put the cursor in a function first.");

@@ -64,6 +64,17 @@ export function hintArguments(uri: string, line: number, character: number): unk
   return [{ textDocument: { uri }, position: { line, character } }];
 }
 
+/** Whether `value` already is a `codegemma.hint` argument (`{textDocument: {uri}, position}`). */
+export function isHintArgument(value: unknown): boolean {
+  const candidate = value as { textDocument?: { uri?: unknown }; position?: { line?: unknown } } | undefined;
+  return (
+    typeof candidate === "object" &&
+    candidate !== null &&
+    typeof candidate.textDocument?.uri === "string" &&
+    typeof candidate.position?.line === "number"
+  );
+}
+
 /** The other mode, for the toggle command and the status bar. */
 export function otherMode(mode: unknown): "complete" | "hint" {
   return mode === "hint" ? "complete" : "hint";

@@ -9,7 +9,16 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 
-import { CLIENT_KEYS, SERVER_KEYS, formatStats, hintArguments, otherMode, serverSettings, toSnakeCase } from "../settings";
+import {
+  CLIENT_KEYS,
+  SERVER_KEYS,
+  formatStats,
+  hintArguments,
+  isHintArgument,
+  otherMode,
+  serverSettings,
+  toSnakeCase,
+} from "../settings";
 
 /** The server's settings, as `lsp_contract` (and the `codegemma lsp` flags) name them. */
 const CONTRACT_KEYS = [
@@ -68,6 +77,13 @@ test("hint arguments follow the contract", () => {
   assert.deepEqual(hintArguments("file:///a.py", 3, 7), [
     { textDocument: { uri: "file:///a.py" }, position: { line: 3, character: 7 } },
   ]);
+});
+
+test("explicit hint arguments are kept, anything else is replaced by the cursor's", () => {
+  assert.equal(isHintArgument(hintArguments("file:///a.py", 0, 0)[0]), true);
+  assert.equal(isHintArgument(undefined), false);
+  assert.equal(isHintArgument({ scheme: "file", path: "/a.py" }), false); // a Uri from a menu
+  assert.equal(isHintArgument({ textDocument: { uri: "file:///a.py" } }), false);
 });
 
 test("mode toggles between complete and hint", () => {

@@ -24,6 +24,11 @@ import os
 from lsp.errors import LspError
 from lsp.protocol import BACKENDS, MODES, Settings
 
+log = logging.getLogger(__name__)
+
+#: Seconds exit waits for model calls to notice they were cancelled (one token or prefill chunk each).
+EXIT_WAIT_S = 15.0
+
 HELP = "run the language server (LSP over stdio or TCP): inline completions, hint mode"
 
 
@@ -65,6 +70,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
 
 def run(args: argparse.Namespace) -> int:
     from lsp.server import create_server
+    from lsp.work import join_workers
 
     settings = settings_from_args(args)
     if args.tcp and not 0 < args.port < 65536:
@@ -75,8 +81,16 @@ def run(args: argparse.Namespace) -> int:
         # pygls logs every message body at INFO: whole documents, on every keystroke.
         logging.getLogger("pygls").setLevel(logging.WARNING)
     server = create_server(settings, dtype=args.dtype, threads=args.threads)
-    if args.tcp:
-        server.start_tcp(args.host, args.port)
-    else:
-        server.start_io()
+    try:
+        if args.tcp:
+            server.start_tcp(args.host, args.port)
+        else:
+            server.start_io()
+    finally:
+        server.inflight.cancel_all()
+        if not join_workers(EXIT_WAIT_S):
+            # Only a model load can still run; exiting under it would abort inside torch.
+            log.warning("a model is still loading; exiting without waiting for it")
+            logging.shutdown()
+            os._exit(0)
     return 0

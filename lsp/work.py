@@ -5,8 +5,10 @@ Three rules keep the server responsive:
 
 - model calls run in worker threads, so the event loop keeps answering
   didChange, `$/cancelRequest`, stats and shutdown;
-- the threads are daemons: exiting never waits for a half-finished
-  generation (the `CancelToken` stops it within a token anyway);
+- on exit, running requests are cancelled and their threads joined (a
+  cancelled generation stops within a token): a process that exits while a
+  thread is inside torch aborts ("terminate called without an active
+  exception") instead of exiting cleanly;
 - a new request for a document supersedes the one before it, whose token is
   cancelled, so stale requests never pile up behind the model.
 """
@@ -15,11 +17,16 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from typing import Any, Callable, TypeVar
 
 from engine.backend import CancelToken
 
 T = TypeVar("T")
+
+#: Worker threads still running, so exit can wait for them.
+_workers: set[threading.Thread] = set()
+_workers_lock = threading.Lock()
 
 
 async def in_thread(fn: Callable[..., T], *args: Any, name: str = "model-call", **kwargs: Any) -> T:
@@ -43,13 +50,29 @@ async def in_thread(fn: Callable[..., T], *args: Any, name: str = "model-call", 
             result, error = fn(*args, **kwargs), None
         except BaseException as exc:  # handed to the awaiting task
             result, error = None, exc
+        finally:
+            with _workers_lock:
+                _workers.discard(threading.current_thread())
         try:
             loop.call_soon_threadsafe(settle, result, error)
         except RuntimeError:  # the loop is gone: the server is exiting
             pass
 
-    threading.Thread(target=work, name=name, daemon=True).start()
+    thread = threading.Thread(target=work, name=name, daemon=True)
+    with _workers_lock:
+        _workers.add(thread)
+    thread.start()
     return await future
+
+
+def join_workers(timeout: float) -> bool:
+    """Wait up to `timeout` seconds for the worker threads; False if some still run (a model load)."""
+    deadline = time.monotonic() + timeout
+    with _workers_lock:
+        running = list(_workers)
+    for thread in running:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    return not any(thread.is_alive() for thread in running)
 
 
 class InFlight:

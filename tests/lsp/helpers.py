@@ -75,9 +75,8 @@ def inline_params(doc: str, line: int, character: int) -> types.InlineCompletion
 
 def send_inline(client: LanguageClient, doc: str, line: int, character: int, msg_id: str | None = None) -> asyncio.Future:
     """Send an inline completion request without waiting (an id lets a test cancel it)."""
-    return client.protocol.send_request_async(
-        types.TEXT_DOCUMENT_INLINE_COMPLETION, inline_params(doc, line, character), msg_id=msg_id
-    )
+    return asyncio.ensure_future(client.protocol.send_request_async(
+        types.TEXT_DOCUMENT_INLINE_COMPLETION, inline_params(doc, line, character), msg_id=msg_id))  # fmt: skip
 
 
 def cancel(client: LanguageClient, msg_id: str) -> None:

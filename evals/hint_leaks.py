@@ -1,0 +1,192 @@
+"""How often do hint-mode hints leak solution code? Measured on HumanEval.
+
+For each problem, the "student's file" is the problem's prompt (signature and
+docstring) plus the first part of the canonical solution, cut at several
+cursor points (0 = empty body, 0.5 = half of the solution's lines, ...), with
+the cursor on a fresh indented line. The language server's hint writer
+(`lsp.hints.write_hint`: the instruct model, the tree-sitter guard, up to
+three tries, then a generic question) produces one inline hint there.
+
+Counted: hints produced; model answers the guard rejected; hints that still
+contain code by an independent check (`code_in`: Python's own parser on
+every line, sentence and backtick span, plus regular expressions for code
+tokens: it shares no code with the guard); and, as the baseline the guard is
+measured against, first answers of the model that contain code by the same
+check.
+
+  python -m evals.hint_leaks --problems 20 --points 0,0.5          # a subset
+  python -m evals.hint_leaks --points 0,0.33,0.67 --out hint_leaks.jsonl   # all 164 problems
+
+Results go to a JSONL file, one line per hint, written as they come; a rerun
+with the same file skips what is done. The summary is printed and written
+next to it (`.summary.json`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import re
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+#: Regular expressions for code tokens, each with a name for the report.
+CODE_PATTERNS: dict[str, re.Pattern[str]] = {
+    "fence": re.compile(r"```"),
+    "call with arguments": re.compile(r"(?<![A-Za-z])(?!O\()[A-Za-z_]\w*(?:\.\w+)*\([^()\s][^()]*\)"),
+    "subscript": re.compile(r"[A-Za-z_]\w*\[[^\]\s][^\]]*\]"),
+    "operator between operands": re.compile(r"\w\s*(?:==|!=|<=|>=|\+=|-=|\*=|/=|%=|//|\*\*|&&|\|\||->|=>)\s*[\w(\[\"']"),
+    "assignment": re.compile(r"(?<![=!<>])\b[A-Za-z_]\w*\s*=\s*(?!=)[\w(\[\"'-]"),
+    "modulo or arithmetic on names": re.compile(r"\b[A-Za-z_]\w*\s*[%*/+]\s*\d+\b|\b[A-Za-z_]\w*-\d+\b"),
+    "python keyword form": re.compile(r"\b(?:def|class)\s+\w+\s*[(:]|\blambda\s+\w*\s*:|\bfor\s+\w+\s+in\s+\w+\s*:|"
+                                      r"\breturn\s+[\w(\[]+\s*[-+*/%<>=]"),  # fmt: skip
+}
+_TICKS = re.compile(r"`([^`]+)`")
+_SENTENCES = re.compile(r"(?<=[.?!])\s+|\n")
+_PROSE_NODES = (ast.Name, ast.Attribute, ast.Constant)
+
+
+def _python_code(piece: str) -> bool:
+    """True when `piece` is valid Python that is more than one name, attribute or literal."""
+    piece = piece.strip().rstrip(".?!,;:").strip()
+    if not piece or len(piece) < 3:
+        return False
+    try:
+        tree = ast.parse(piece)
+    except (SyntaxError, ValueError):
+        return False
+    if not tree.body:
+        return False
+    if len(tree.body) == 1 and isinstance(tree.body[0], ast.Expr):
+        value = tree.body[0].value
+        if isinstance(value, _PROSE_NODES):
+            return False
+        if isinstance(value, ast.Call) and not value.args and not value.keywords:
+            return False  # `sorted()`: naming a function, not using it
+    return True
+
+
+def code_in(text: str) -> str | None:
+    """Independent code check: which rule finds code in `text`, or None for plain prose."""
+    for name, pattern in CODE_PATTERNS.items():
+        if pattern.search(text):
+            return name
+    pieces = [*_TICKS.findall(text), *_SENTENCES.split(text)]
+    for piece in pieces:
+        for candidate in (piece, re.sub(r"^\s*(?:hint|question)\s*:\s*", "", piece, flags=re.I)):
+            if _python_code(candidate):
+                return "python parses"
+    return None
+
+
+@dataclass
+class Recorder:
+    """Wraps a chat model to keep every raw answer, so the guard's effect can be measured."""
+
+    chat: Any
+    answers: list[str] = field(default_factory=list)
+
+    def reply(self, messages, **kwargs):
+        result = self.chat.reply(messages, **kwargs)
+        self.answers.append(result.text)
+        return result
+
+
+def student_file(problem: dict[str, Any], point: float) -> str:
+    """The problem's prompt plus the first `point` share of the solution's lines, cursor on a new line."""
+    lines = problem["canonical_solution"].rstrip().split("\n")
+    kept = lines[: int(len(lines) * point)]
+    body = "".join(line + "\n" for line in kept)
+    last = next((ln for ln in reversed(kept) if ln.strip()), "    x")
+    indent = last[: len(last) - len(last.lstrip())] or "    "
+    if last.rstrip().endswith(":"):
+        indent += "    "
+    return problem["prompt"] + body + indent
+
+
+def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    n = len(rows)
+    leaks = sum(1 for r in rows if r["leak"])
+    first_leaks = sum(1 for r in rows if r["first_answer_leak"])
+    return {
+        "hints": n,
+        "answers_generated": sum(r["attempts"] for r in rows),
+        "answers_rejected_by_guard": sum(r["rejected"] for r in rows),
+        "hints_with_a_rejection": sum(1 for r in rows if r["rejected"]),
+        "generic_fallbacks": sum(1 for r in rows if r["fallback"]),
+        "hints_with_code_independent_check": leaks,
+        "leak_rate": round(leaks / n, 4) if n else 0.0,
+        "first_answers_with_code_independent_check": first_leaks,
+        "leak_rate_without_guard": round(first_leaks / n, 4) if n else 0.0,
+        "seconds_per_hint": round(sum(r["seconds"] for r in rows) / n, 2) if n else 0.0,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m evals.hint_leaks", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    parser.add_argument("--problems", type=int, default=164, help="first N HumanEval problems (default: all 164)")
+    parser.add_argument("--points", default="0,0.5", help="cursor points as shares of the solution's lines (default: 0,0.5)")
+    parser.add_argument("--hint-model", default=None, help="instruct model (default: the bundled model)")
+    parser.add_argument("--max-tokens", type=int, default=None, help="tokens per answer (default: the inline hint budget, 48)")
+    parser.add_argument("--out", type=Path, default=Path("hint_leaks.jsonl"), help="results file (JSONL, resumable)")
+    args = parser.parse_args(argv)
+    points = [float(p) for p in args.points.split(",") if p.strip()]
+    if not points or any(not 0 <= p < 1 for p in points):
+        parser.error("--points must be shares in [0, 1), e.g. 0,0.5")
+
+    from tqdm import tqdm
+
+    from engine.chat import load_chat_model
+    from evals.humaneval import load_problems
+    from lsp.documents import Document
+    from lsp.hints import hint_context, write_hint
+
+    problems = load_problems()[: args.problems]
+    done: dict[str, dict[str, Any]] = {}
+    if args.out.exists():
+        for line in args.out.read_text().splitlines():
+            if line.strip():
+                row = json.loads(line)
+                done[row["key"]] = row
+    chat = load_chat_model(args.hint_model)
+    jobs = [(p, point) for p in problems for point in points if f"{p['task_id']}@{point}" not in done]
+    with open(args.out, "a", encoding="utf-8") as sink:
+        for problem, point in tqdm(jobs, desc="hints", unit="hint"):
+            text = student_file(problem, point)
+            doc = Document(f"file:///humaneval/{problem['task_id'].replace('/', '_')}.py", text, "python")
+            recorder = Recorder(chat)
+            started = time.perf_counter()
+            outcome = write_hint(recorder, hint_context(doc, len(text)), full=False, language="python",
+                                 max_tokens=args.max_tokens)  # fmt: skip
+            row = {
+                "key": f"{problem['task_id']}@{point}",
+                "hint": outcome.text,
+                "attempts": outcome.attempts,
+                "rejected": outcome.rejected,
+                "fallback": outcome.fallback,
+                "leak": code_in(outcome.text),
+                "first_answer": recorder.answers[0] if recorder.answers else "",
+                "first_answer_leak": code_in(recorder.answers[0]) if recorder.answers else None,
+                "seconds": round(time.perf_counter() - started, 2),
+            }
+            sink.write(json.dumps(row) + "\n")
+            sink.flush()
+            done[row["key"]] = row
+    keys = {f"{p['task_id']}@{point}" for p in problems for point in points}
+    summary = summarise([row for key, row in done.items() if key in keys])
+    summary.update(problems=len(problems), points=points, model=args.hint_model or "bundled")
+    tmp = args.out.with_suffix(".summary.json.tmp")
+    tmp.write_text(json.dumps(summary, indent=2) + "\n")
+    tmp.replace(args.out.with_suffix(".summary.json"))
+    json.dump(summary, sys.stdout, indent=2)
+    print()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

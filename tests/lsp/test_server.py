@@ -1,7 +1,9 @@
 """The language server as editors see it, without a model: capabilities, sync, context, settings.
 
 Each test runs twice, with the capabilities pytest-lsp recorded from Neovim
-0.11 (which negotiates UTF-8 positions) and from VS Code (UTF-16).
+0.11 (which negotiates UTF-8 positions) and from VS Code (UTF-16). One server
+per profile serves the module, so tests use their own documents and compare
+counters before and after.
 """
 
 from __future__ import annotations
@@ -19,7 +21,10 @@ from tests.lsp.helpers import (
 )  # fmt: skip
 
 
-@pytest_lsp.fixture(config=server_config("--max-tokens", "8"), params=PROFILES)
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+
+@pytest_lsp.fixture(config=server_config("--max-tokens", "8"), params=PROFILES, scope="module")
 async def client(request, lsp_client: LanguageClient):
     lsp_client.encoding = await initialize(lsp_client, request.param)
     lsp_client.profile = request.param
@@ -33,7 +38,6 @@ def closed_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.mark.asyncio
 async def test_capabilities_advertise_inline_completion_and_incremental_sync(client: LanguageClient):
     caps = client.server_capabilities
     assert caps.inline_completion_provider is not None
@@ -44,7 +48,6 @@ async def test_capabilities_advertise_inline_completion_and_incremental_sync(cli
     assert client.encoding == {"neovim": "utf-8", "visual-studio-code": "utf-16"}[client.profile]
 
 
-@pytest.mark.asyncio
 async def test_incremental_edits_with_non_ascii_text_and_emoji(client: LanguageClient):
     enc = client.encoding
     text = 'greeting = "héllo 😀"\nprint(greeting)\n'
@@ -66,32 +69,32 @@ async def test_incremental_edits_with_non_ascii_text_and_emoji(client: LanguageC
     assert view.path == "greet.py" and view.language == "python"
 
 
-@pytest.mark.asyncio
 async def test_the_files_a_document_imports_come_last_in_the_context(client: LanguageClient):
     open_doc(client, "pkg/helpers.py", "def parse(text):\n    return text.split()\n")
     open_doc(client, "other.py", "X = 1\n")
     open_doc(client, "notes.md", "# notes\n", language_id="markdown")
     doc = open_doc(client, "app.py", "from pkg.helpers import parse\n\nwords = parse(\n")
     view = await prompt(client, doc, 2, len("words = parse("))
-    assert [c.path for c in view.context] == ["other.py", "pkg/helpers.py"]
+    paths = [c.path for c in view.context]
+    # Other open Python files come first (this server has more open), the imported one last, Markdown never.
+    assert paths[-1] == "pkg/helpers.py" and "other.py" in paths[:-1] and "notes.md" not in paths
     assert "def parse" in view.context[-1].content
 
 
-@pytest.mark.asyncio
 async def test_bad_settings_are_reported_and_the_old_ones_kept(client: LanguageClient):
     configure(client, mode="solve-it-for-me")
     await client.wait_for_notification(types.WINDOW_SHOW_MESSAGE)
     assert any("setting mode" in m.message for m in client.messages)
-    doc = open_doc(client, "a.py", "x = 1\n")
+    doc = open_doc(client, "bad.py", "x = 1\n")
     assert (await prompt(client, doc, 0, 0)).prefix == ""  # the server still answers
 
 
-@pytest.mark.asyncio
 async def test_configuration_switches_the_backend(client: LanguageClient):
     """Switching to an HTTP backend that is not running gives an empty answer and one clear message."""
     port = closed_port()
+    before = await stats(client)
     configure(client, backend="http", url=f"http://127.0.0.1:{port}")
-    doc = open_doc(client, "a.py", "def f():\n    return \n")
+    doc = open_doc(client, "switch.py", "def f():\n    return \n")
     result = await send_inline(client, doc, 1, 11)
     assert result.items == ()
     assert any(f"127.0.0.1:{port}" in m.message and m.type == types.MessageType.Error for m in client.messages)
@@ -99,11 +102,11 @@ async def test_configuration_switches_the_backend(client: LanguageClient):
     count = len(client.messages)
     await send_inline(client, doc, 1, 11)
     assert len(client.messages) == count
-    current = await stats(client)
-    assert current.requests == 2 and current.shown == 0
+    after = await stats(client)
+    assert after.requests - before.requests == 2 and after.shown == before.shown
+    configure(client, backend="local", url=None)
 
 
-@pytest.mark.asyncio
 async def test_pull_model_configuration(client: LanguageClient):
     """Clients that send an empty didChangeConfiguration are asked with workspace/configuration."""
     port = closed_port()
@@ -111,7 +114,7 @@ async def test_pull_model_configuration(client: LanguageClient):
     client.set_configuration(settings, section="codegemma")
     client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings=None))
     line = "value = " + "x" * 100
-    doc = open_doc(client, "a.py", line + "\n")
+    doc = open_doc(client, "pulled.py", line + "\n")
     # context_tokens shows in the prompt (the prefix is pre-cut to 8 characters a token): wait for it.
     for _ in range(100):
         if len((await prompt(client, doc, 0, len(line))).prefix) == 16:
@@ -119,22 +122,22 @@ async def test_pull_model_configuration(client: LanguageClient):
     assert (await prompt(client, doc, 0, len(line))).prefix == line[-16:]
     assert (await send_inline(client, doc, 0, len(line))).items == ()
     assert any(f"127.0.0.1:{port}/infill" in m.message for m in client.messages)
+    configure(client, backend="local", url=None, context_tokens=1024)
 
 
-@pytest.mark.asyncio
 async def test_acceptance_counts_only_items_the_server_showed(client: LanguageClient):
+    before = (await stats(client)).accepted
     await client.workspace_execute_command_async(types.ExecuteCommandParams(ACCEPTED_COMMAND, ["item-404"]))
-    assert (await stats(client)).accepted == 0
+    assert (await stats(client)).accepted == before
 
 
-@pytest.mark.asyncio
 async def test_requests_for_unopened_documents_are_answered_empty(client: LanguageClient):
     result = await send_inline(client, uri("never-opened.py"), 0, 0)
     assert result.items == ()
     assert any("not open" in m.message for m in client.messages)
 
 
-@pytest_lsp.fixture(config=server_config())
+@pytest_lsp.fixture(config=server_config(), scope="module")
 async def utf32_client(lsp_client: LanguageClient):
     capabilities = types.ClientCapabilities(general=types.GeneralClientCapabilities(position_encodings=["utf-32"]))
     lsp_client.encoding = await initialize(lsp_client, capabilities)
@@ -142,7 +145,6 @@ async def utf32_client(lsp_client: LanguageClient):
     await lsp_client.shutdown_session()
 
 
-@pytest.mark.asyncio
 async def test_utf32_positions_count_code_points(utf32_client: LanguageClient):
     assert utf32_client.encoding == "utf-32"
     doc = open_doc(utf32_client, "e.py", "s = '😀😀'\n")

@@ -33,6 +33,9 @@ class TrainConfig:
     """Dropout on the LoRA input during training (0 disables it)."""
     target_modules: tuple[str, ...] = DEFAULT_TARGETS
     """Names of the linear layers that get adapters; ["all-linear"] means every linear layer but the output head."""
+    lora_layers: int | None = None
+    """Adapt only the last N decoder layers (default: all). The backward pass then stops N layers from the
+    top, so on a CPU a step costs roughly (1 + 2N/L) forward passes instead of 3 for an L-layer model."""
 
     learning_rate: float = 2e-4
     """Peak learning rate of AdamW (LoRA tolerates 1e-4..3e-4; full fine-tuning would want ~1e-5)."""
@@ -53,6 +56,9 @@ class TrainConfig:
     """Passes over the training split (fractions allowed); ignored when max_steps is set."""
     max_steps: int | None = None
     """Stop after this many optimizer steps (overrides epochs)."""
+    max_minutes: float | None = None
+    """Also stop, and write the adapter as for a finished run, once training has taken this long (a CPU budget);
+    the learning-rate schedule still assumes the full number of steps."""
 
     gradient_checkpointing: bool = False
     """Recompute activations in the backward pass: much less memory for ~30% more time (use on GPUs)."""
@@ -80,6 +86,10 @@ class TrainConfig:
         for name in positive:
             if getattr(self, name) <= 0:
                 raise TrainingError(f"{name} must be positive, not {getattr(self, name)}")
+        if self.max_minutes is not None and self.max_minutes <= 0:
+            raise TrainingError(f"max_minutes must be positive, not {self.max_minutes}")
+        if self.lora_layers is not None and self.lora_layers <= 0:
+            raise TrainingError(f"lora_layers must be positive, not {self.lora_layers}")
         if self.max_steps is not None and self.max_steps <= 0:
             raise TrainingError(f"max_steps must be positive, not {self.max_steps}")
         if self.epochs <= 0:

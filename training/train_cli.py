@@ -35,8 +35,8 @@ HELP = "LoRA-tune a model on a packed dataset (resumable; Ctrl-C saves)"
 
 #: Flags that map one-to-one onto TrainConfig fields.
 _FIELD_FLAGS = {
-    "lora_rank": int, "lora_alpha": float, "lora_dropout": float, "learning_rate": float, "warmup_steps": int,
-    "micro_batch_size": int, "grad_accum": int, "epochs": float, "max_steps": int, "eval_every": int,
+    "lora_rank": int, "lora_alpha": float, "lora_layers": int, "lora_dropout": float, "learning_rate": float, "warmup_steps": int,
+    "micro_batch_size": int, "grad_accum": int, "epochs": float, "max_steps": int, "max_minutes": float, "eval_every": int,
     "eval_windows": int, "save_every": int, "seed": int, "threads": int, "dtype": str, "device": str,
 }  # fmt: skip
 

@@ -36,7 +36,7 @@ from training.errors import TrainingError
 log = logging.getLogger(__name__)
 
 #: Settings that may change between an interrupted run and its resumption (they do not change the result).
-RESUMABLE_CHANGES = ("eval_every", "eval_windows", "save_every", "keep_checkpoints", "threads", "device")
+RESUMABLE_CHANGES = ("eval_every", "eval_windows", "save_every", "keep_checkpoints", "threads", "device", "max_minutes")
 
 
 @dataclass
@@ -86,8 +86,12 @@ class Trainer:
         self.data.check_model(self.model_dir)
         torch.manual_seed(cfg.seed)
         targets: Any = "all-linear" if cfg.target_modules == ("all-linear",) else list(cfg.target_modules)
+        layers = None
+        if cfg.lora_layers is not None:
+            count = model.config.num_hidden_layers
+            layers = list(range(max(0, count - cfg.lora_layers), count))
         lora = LoraConfig(r=cfg.lora_rank, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
-                          target_modules=targets, task_type="CAUSAL_LM")  # fmt: skip
+                          target_modules=targets, layers_to_transform=layers, task_type="CAUSAL_LM")  # fmt: skip
         try:
             model = get_peft_model(model, lora)
         except ValueError as exc:
@@ -199,14 +203,19 @@ class Trainer:
             if val is not None:
                 state.validations.append({"step": 0, "val_loss": round(val, 5)})
                 self._log({"step": 0, "val_loss": round(val, 5)})
-        while state.step < self.total_steps and not self._stop.is_set():
+        budget = cfg.max_minutes * 60 if cfg.max_minutes else math.inf
+        while state.step < self.total_steps and not self._agree(self._stop.is_set()):
+            if self._agree(state.seconds >= budget):
+                log.warning("max_minutes reached after %d steps: finishing here", state.step)
+                break
             loss, tokens = self._step(state.step)
             state.step += 1
             state.tokens_seen += tokens
             state.seconds = time.perf_counter() - started
             record = {"step": state.step, "loss": round(loss, 5), "lr": self.scheduler.get_last_lr()[0], "tokens": tokens}
             state.history.append(record)
-            if state.step % cfg.eval_every == 0 or state.step == self.total_steps:
+            last = state.step == self.total_steps or self._agree(state.seconds >= budget)  # steps or time budget
+            if state.step % cfg.eval_every == 0 or last:
                 val = self.validate()
                 if val is not None:
                     state.validations.append({"step": state.step, "val_loss": round(val, 5)})
@@ -216,16 +225,23 @@ class Trainer:
             bar.set_postfix({k: record[k] for k in ("loss", "val_loss") if k in record})
             if self.on_step is not None:
                 self.on_step(state)
-            if state.step % cfg.save_every == 0 or state.step == self.total_steps or self._stop.is_set():
+            if state.step % cfg.save_every == 0 or last or self._agree(self._stop.is_set()):
                 self.save_checkpoint()
         bar.close()
-        interrupted = state.step < self.total_steps
+        interrupted = state.step < self.total_steps and state.seconds < budget
         if interrupted:
             log.warning("stopped at step %d of %d; continue with --resume", state.step, self.total_steps)
         elif main:
             self.save_final()
         self.accelerator.wait_for_everyone()
         return TrainResult(self.out, state, interrupted)
+
+    def _agree(self, flag: bool) -> bool:
+        """True on every rank when it is true on any (stopping must be a collective decision)."""
+        if self.world == 1:
+            return flag
+        votes = self.accelerator.reduce(torch.tensor([float(flag)], device=self.accelerator.device), reduction="sum")
+        return bool(votes.item() > 0)
 
     def _step(self, step: int) -> tuple[float, int]:
         cfg = self.config

@@ -148,3 +148,14 @@ def test_recipes_are_valid_configs():
     assert recipes
     for recipe in recipes:
         TrainConfig.from_yaml(recipe)
+
+
+def test_a_time_budget_ends_the_run_with_an_adapter_and_lora_layers_limits_the_adapted_layers(
+    packed, tiny_model_dir, tmp_path
+):
+    from safetensors.torch import load_file
+
+    result = train(packed, tiny_model_dir, tmp_path / "t", max_minutes=1e-6, lora_layers=1)
+    assert result.state.step == 1 and not result.interrupted
+    keys = load_file(str(tmp_path / "t" / "adapter_model.safetensors")).keys()
+    assert keys and all(".layers.1." in k for k in keys)  # the tiny model has layers 0 and 1

@@ -24,6 +24,7 @@ from typing import Any, Mapping
 
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
+from pygls.protocol import LanguageServerProtocol
 
 from engine.backend import CancelToken, CompletionRequest, new_request_id
 from engine.errors import EngineError
@@ -49,9 +50,19 @@ CHARS_PER_TOKEN = 8
 USER_ERRORS = (EngineError, FimError, LspError)
 
 
+class CodegemmaProtocol(LanguageServerProtocol):
+    def structure_message(self, data: dict[str, Any]) -> Any:
+        # JSON-RPC allows a request without `params` (Neovim's `client:request(method)` sends none);
+        # pygls 2 fails to read such a request for a method it does not know and never answers it.
+        if isinstance(data, dict) and "method" in data and "params" not in data:
+            data = {**data, "params": None}
+        return super().structure_message(data)
+
+
 class CodegemmaServer(LanguageServer):
     def __init__(self, settings: Settings = Settings(), *, dtype: str = "float32", threads: int | None = None):
-        super().__init__(NAME, VERSION, text_document_sync_kind=types.TextDocumentSyncKind.Incremental)
+        super().__init__(NAME, VERSION, text_document_sync_kind=types.TextDocumentSyncKind.Incremental,
+                         protocol_cls=CodegemmaProtocol)  # fmt: skip
         #: Settings from the command line; the client's initializationOptions go on top of them.
         self.cli_settings = settings
         self.initial_settings = settings
@@ -99,7 +110,7 @@ class CodegemmaServer(LanguageServer):
             prefix = prefix[cut + 1 :] if cut != -1 else prefix[-keep:]
         return CompletionRequest(
             prefix=prefix,
-            suffix=suffix[:keep],
+            suffix=suffix if len(suffix) <= keep else suffix[: suffix.rfind("\n", 0, keep) + 1 or keep],
             path=self.documents.display_path(doc),
             context=related_files(doc, self.documents, self.documents.display_path),
             language=doc.language,

@@ -151,3 +151,4 @@ async def test_utf32_positions_count_code_points(utf32_client: LanguageClient):
     edit(utf32_client, doc, 2, (0, 6), (0, 6), "x")  # between the two emoji
     view = await prompt(utf32_client, doc, 0, 8)
     assert view.prefix == "s = '😀x😀" and view.suffix == "'\n"
+

@@ -163,12 +163,15 @@ def _empty_block_opener(window: Window | None, prefix: str) -> int | None:
             return -1
     found = syntax.captures(window.language, root, max(lo - 1, 0), hi)
     docs = {(n.start_byte, n.end_byte) for n in found.get("doc", [])}
-    gap_ok = lambda end: not window.head_bytes[end:cursor].strip() if end <= cursor else True  # noqa: E731
+    # The innermost block that holds the cursor, or ends just before it (only blanks between).
     best = None
     for block in found.get("unit.block", []):
-        if block.start_byte <= cursor and (block.end_byte >= cursor or gap_ok(block.end_byte)):
-            if best is None or block.start_byte >= best.start_byte:
-                best = block
+        if block.start_byte > cursor:
+            continue
+        if block.end_byte < cursor and window.head_bytes[block.end_byte : cursor].strip():
+            continue
+        if best is None or block.start_byte >= best.start_byte:
+            best = block
     if best is None:
         return -1
     for child in best.named_children:

@@ -101,7 +101,9 @@ class TrainConfig:
         if self.schedule not in ("cosine", "constant"):
             raise TrainingError(f"schedule must be cosine or constant, not {self.schedule!r}")
         if self.device not in ("auto", "cpu"):
-            raise TrainingError(f"device must be auto or cpu, not {self.device!r} (pick GPUs with CUDA_VISIBLE_DEVICES)")
+            raise TrainingError(
+                f"device must be auto or cpu, not {self.device!r} (pick GPUs with CUDA_VISIBLE_DEVICES)"
+            )
         if not self.target_modules:
             raise TrainingError("target_modules is empty: name at least one layer (or all-linear)")
 

@@ -24,7 +24,9 @@ class PackedData:
         path = Path(path)
         stats_file = path / "stats.json"
         if not stats_file.is_file() or not (path / "dataset_dict.json").is_file():
-            raise TrainingError(f"{path} is not a dataset written by `codegemma pack` (no stats.json / dataset_dict.json)")
+            raise TrainingError(
+                f"{path} is not a dataset written by `codegemma pack` (no stats.json / dataset_dict.json)"
+            )
         import datasets
 
         self.path = path

@@ -55,7 +55,8 @@ def shingles(text: str, size: int) -> np.ndarray:
     if len(words) < size:
         return np.zeros(0, dtype=np.uint64)
     joined = [" ".join(words[i : i + size]) for i in range(len(words) - size + 1)]
-    return np.unique(np.fromiter((xxhash.xxh32_intdigest(s.encode()) for s in joined), dtype=np.uint64, count=len(joined)))
+    hashes = (xxhash.xxh32_intdigest(s.encode()) for s in joined)
+    return np.unique(np.fromiter(hashes, dtype=np.uint64, count=len(joined)))
 
 
 def signature(hashes: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:

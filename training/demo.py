@@ -161,6 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-minutes", type=float, default=None, help="training time budget in minutes")
     parser.add_argument("--lora-layers", type=int, default=None, help="adapt only the last N layers (faster on CPU)")
     parser.add_argument("--grad-accum", type=int, default=None, help="override the recipe's grad_accum")
+    parser.add_argument("--eval-windows", type=int, default=None, help="override the recipe's eval_windows")
     parser.add_argument("--context-tokens", type=int, default=384, help="prompt budget per task (default: 384)")
     parser.add_argument("--max-tokens", type=int, default=32, help="tokens generated per task (default: 32)")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default: 1; a shared machine)")
@@ -197,6 +198,7 @@ def main(argv: list[str] | None = None) -> int:
 
         config = TrainConfig.from_yaml(args.config, max_steps=args.max_steps, max_minutes=args.max_minutes,
                                        lora_layers=args.lora_layers, grad_accum=args.grad_accum,
+                                       eval_windows=args.eval_windows, eval_every=args.max_steps,
                                        threads=args.threads, seed=args.seed)  # fmt: skip
         resume = (adapter / "checkpoints" / "latest").is_file()
         Trainer(config, PackedData(data), args.model, adapter, resume=resume).run()

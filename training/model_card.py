@@ -48,10 +48,12 @@ def write_model_card(path: Path, trainer: Any) -> None:
         "## Data",
         "",
         f"- packed dataset: `{data.path}` (repositories: {repos})",
-        f"- files: {stats.get('files')} ({_fmt(stats.get('files_by_split'))}); languages: {_fmt(stats.get('languages'))}",
+        f"- files: {stats.get('files')} ({_fmt(stats.get('files_by_split'))}); "
+        f"languages: {_fmt(stats.get('languages'))}",
         f"- tokens: {_fmt(stats.get('tokens'))} in windows of {stats.get('seq_len')} tokens",
         f"- FIM format `{stats.get('fim_format')}`, {_fmt(stats.get('fim'))}",
-        f"- skipped: {_fmt(stats.get('skipped')) or 'nothing'}; credentials dropped: {_fmt(stats.get('secrets')) or 'none'}",
+        f"- skipped: {_fmt(stats.get('skipped')) or 'nothing'}; "
+        f"credentials dropped: {_fmt(stats.get('secrets')) or 'none'}",
         "",
         "## Training",
         "",

@@ -147,7 +147,8 @@ def pack(config: PackConfig, tokenizer: Any, fmt: FimFormat, model: str = "") ->
             raise TrainingError("nothing to train on: every kept file went to the validation split")
         _write_dataset(tmp, windows)
         seconds = time.perf_counter() - started
-        stats = _stats(config, model, fmt, files, split_of, skipped, secrets, repo_stats, windows, packer, renderer, seconds)
+        stats = _stats(config, model, fmt, files, split_of, skipped, secrets, repo_stats, windows, packer, renderer,
+                       seconds)  # fmt: skip
         from training.model_io import tokenizer_fingerprint
 
         stats["tokenizer"] = tokenizer_fingerprint(tokenizer)
@@ -156,8 +157,9 @@ def pack(config: PackConfig, tokenizer: Any, fmt: FimFormat, model: str = "") ->
             for index, (repo, repo_files) in enumerate(ordered):
                 for position, f in enumerate(repo_files):
                     key = f"{f.repo}/{f.path}"
-                    out.write(json.dumps({"repo": repo, "path": f.path, "language": f.language, "split": split_of[key],
-                                          "position": position, "tokens": packer.stats.tokens_by_file[key]}) + "\n")  # fmt: skip
+                    row = {"repo": repo, "path": f.path, "language": f.language, "split": split_of[key],
+                           "position": position, "tokens": packer.stats.tokens_by_file[key]}  # fmt: skip
+                    out.write(json.dumps(row) + "\n")
         _replace(tmp, Path(config.out))
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -165,7 +167,9 @@ def pack(config: PackConfig, tokenizer: Any, fmt: FimFormat, model: str = "") ->
     return stats
 
 
-def _order(files: list[SourceFile], names: list[str], progress: bool) -> tuple[list[tuple[str, list[SourceFile]]], list[dict]]:
+def _order(
+    files: list[SourceFile], names: list[str], progress: bool
+) -> tuple[list[tuple[str, list[SourceFile]]], list[dict]]:
     ordered, repo_stats = [], []
     bar = tqdm(total=len(files), desc="imports", unit="file", disable=not progress)
     for name in names:

@@ -56,8 +56,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     filters = parser.add_argument_group("filters")
     filters.add_argument("--max-file-bytes", type=int, default=1_000_000, help="skip larger files (default: 1 MB)")
     filters.add_argument("--extra-ext", default="",
-                         help="comma-separated extensions to pack as plain text though we have no grammar for "
-                         "them (e.g. .rb,.kt,.md); by default only Python, JS/TS, Go, Rust, Java, C/C++ are packed")  # fmt: skip
+                         help="comma-separated extensions to pack as plain text though we have no grammar "
+                         "for them (e.g. .rb,.kt,.md); by default only Python, JS/TS, Go, Rust, Java, C/C++ "
+                         "are packed")  # fmt: skip
     filters.add_argument("--near-dup-threshold", type=float, default=0.85,
                          help="MinHash Jaccard similarity at which files count as near-duplicates (0.85)")  # fmt: skip
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")

@@ -146,7 +146,9 @@ def import_edges(files: Mapping[str, tuple[str | None, str]], on_file=lambda: No
     return edges
 
 
-def candidates(ref: ImportRef, importer_dir: tuple[str, ...], lang: LanguageRules) -> list[tuple[tuple[str, ...], bool]]:
+def candidates(
+    ref: ImportRef, importer_dir: tuple[str, ...], lang: LanguageRules
+) -> list[tuple[tuple[str, ...], bool]]:
     """Module keys `ref` may name, most specific first, each with whether it must match exactly."""
     text = ref.module.strip()
     exact = False

@@ -31,8 +31,10 @@ class SecretPattern:
     hints: tuple[str, ...]
 
 
-_SECRET_NAMES = ("password", "passwd", "pwd", "secret", "api_key", "apikey", "api-key", "access_key", "accesskey",
-                 "access-key", "auth_token", "authtoken", "auth-token", "private_key", "privatekey", "private-key")  # fmt: skip
+_SECRET_NAMES = (
+    "password", "passwd", "pwd", "secret", "api_key", "apikey", "api-key", "access_key", "accesskey", "access-key",
+    "auth_token", "authtoken", "auth-token", "private_key", "privatekey", "private-key",
+)  # fmt: skip
 
 PATTERNS: tuple[SecretPattern, ...] = (
     SecretPattern("aws_access_key", re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"), ("akia", "asia")),

@@ -35,8 +35,9 @@ HELP = "LoRA-tune a model on a packed dataset (resumable; Ctrl-C saves)"
 
 #: Flags that map one-to-one onto TrainConfig fields.
 _FIELD_FLAGS = {
-    "lora_rank": int, "lora_alpha": float, "lora_layers": int, "lora_dropout": float, "learning_rate": float, "warmup_steps": int,
-    "micro_batch_size": int, "grad_accum": int, "epochs": float, "max_steps": int, "max_minutes": float, "eval_every": int,
+    "lora_rank": int, "lora_alpha": float, "lora_layers": int, "lora_dropout": float, "learning_rate": float,
+    "warmup_steps": int, "micro_batch_size": int, "grad_accum": int, "epochs": float, "max_steps": int,
+    "max_minutes": float, "eval_every": int,
     "eval_windows": int, "save_every": int, "seed": int, "threads": int, "dtype": str, "device": str,
 }  # fmt: skip
 
@@ -55,7 +56,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     docs = field_docs()
     group = parser.add_argument_group("settings (override --config; defaults in training/config.py)")
     for name, kind in _FIELD_FLAGS.items():
-        group.add_argument(f"--{name.replace('_', '-')}", type=kind, default=None, help=docs.get(name, "").replace("%", "%%"))
+        flag = f"--{name.replace('_', '-')}"
+        group.add_argument(flag, type=kind, default=None, help=docs.get(name, "").replace("%", "%%"))
     group.add_argument("--targets", default=None,
                        help="comma-separated target_modules (default: all attention and MLP projections)")  # fmt: skip
     group.add_argument("--gradient-checkpointing", action=argparse.BooleanOptionalAction, default=None,

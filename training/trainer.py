@@ -75,7 +75,9 @@ class Trainer:
             torch.set_num_threads(cfg.threads)
         existing = latest_checkpoint(self.out)
         if existing is not None and not self.resume:
-            raise TrainingError(f"{self.out} already holds a training run; pass --resume to continue it, or another --out")
+            raise TrainingError(
+                f"{self.out} already holds a training run; pass --resume to continue it, or another --out"
+            )
         if self.resume and existing is None:
             raise TrainingError(f"--resume: no checkpoint in {self.out}/checkpoints to resume from")
         self.accelerator = Accelerator(cpu=cfg.device == "cpu")
@@ -119,8 +121,9 @@ class Trainer:
         self.scheduler = scheduler
         trainable = sum(p.numel() for p in params)
         total = sum(p.numel() for p in model.parameters())
+        per_step = cfg.micro_batch_size * cfg.grad_accum * self.world
         log.info("LoRA: %d trainable parameters (%.2f%% of %d); %d steps of %d windows", trainable,
-                 100 * trainable / total, total, self.total_steps, cfg.micro_batch_size * cfg.grad_accum * self.world)  # fmt: skip
+                 100 * trainable / total, total, self.total_steps, per_step)  # fmt: skip
 
     def _total_steps(self) -> int:
         cfg = self.config
@@ -196,7 +199,8 @@ class Trainer:
         cfg, state = self.config, self.state
         main = self.accelerator.is_main_process
         self._rewrite_log()
-        bar = tqdm(total=self.total_steps, initial=state.step, desc="train", unit="step", disable=not (self.progress and main))
+        bar = tqdm(total=self.total_steps, initial=state.step, desc="train", unit="step",
+                   disable=not (self.progress and main))  # fmt: skip
         started = time.perf_counter() - state.seconds
         if state.step == 0 and not state.validations:
             val = self.validate()  # the base model's loss: what training is measured against
@@ -212,7 +216,8 @@ class Trainer:
             state.step += 1
             state.tokens_seen += tokens
             state.seconds = time.perf_counter() - started
-            record = {"step": state.step, "loss": round(loss, 5), "lr": self.scheduler.get_last_lr()[0], "tokens": tokens}
+            lr = self.scheduler.get_last_lr()[0]
+            record = {"step": state.step, "loss": round(loss, 5), "lr": lr, "tokens": tokens}
             state.history.append(record)
             last = state.step == self.total_steps or self._agree(state.seconds >= budget)  # steps or time budget
             if state.step % cfg.eval_every == 0 or last:

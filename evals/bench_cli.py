@@ -112,8 +112,8 @@ def run(args: argparse.Namespace) -> int:
     total = sum(len(j) for j in jobs)
     output = args.output or OUTPUT_DIR / time.strftime("latency-%Y%m%d-%H%M%S.json")
     samples_path = output.with_suffix(".samples.jsonl")
-    samples_path.parent.mkdir(parents=True, exist_ok=True)
     backends = open_backends(args)
+    samples_path.parent.mkdir(parents=True, exist_ok=True)
     samples: list[Any] = []
     walls: dict[str, float] = {}
     try:

@@ -70,11 +70,23 @@ SYSTEM = (
     "calls with arguments, no variable assignments. You may name a concept, a data structure or a "
     "built-in function, and you ask questions that lead the student to the next step."
 )
-ASK_INLINE = ("Write ONE short guiding question (at most 20 words) that helps the student find their next step. "
-              "Reply with the question only.")  # fmt: skip
+ASK_INLINE = "Write ONE short guiding question (at most 20 words) about the student's next step. Reply with the question only."
 ASK_FULL = ("Write a hint of two to four short sentences: what the next step is, an idea to consider, "
             "and an edge case to check. Reply in plain English only.")  # fmt: skip
 RETRY = "Your answer must not contain any code at all: use plain English words only."
+
+#: Worked examples, shown as earlier chat turns: a small model copies a style far better than it follows a
+#: description of one (asked only in words, the bundled model wrote "What is the purpose of X?" every time).
+EXAMPLES: tuple[tuple[str, str, str], ...] = (
+    ('def count_vowels(word):\n    """Return how many vowels the word contains."""\n    count = 0\n    ',
+     "How could you look at each letter in turn, and what should happen when it is a vowel?",
+     "Go through the word one letter at a time and keep a running count. Which letters count as vowels, and "
+     "does upper case matter? Check what your function gives for an empty word."),
+    ('def is_palindrome(text):\n    """Return True if text reads the same backwards."""\n    ',
+     "What would you compare to decide whether the text reads the same from both ends?",
+     "Think about the first and the last character, then the second and the second to last. When can you stop "
+     "comparing? Try a word of odd length and one of even length."),
+)  # fmt: skip
 
 #: Safe questions when the model keeps writing code: (for an empty body, once some code is written).
 GENERIC_INLINE = (
@@ -177,15 +189,24 @@ def _looks_empty(doc: Document, span: tuple[int, int], offset: int) -> bool:
     return all(c in ("pass", "{", "}", "...") for c in code)
 
 
-def messages(ctx: HintContext, *, full: bool, retry: bool = False) -> list[dict[str, str]]:
-    """The chat for one hint."""
-    parts = [f"Here is the student's {ctx.language} code so far; their cursor is at the end:\n\n{ctx.before}"]
-    if ctx.after.strip():
-        parts.append(f"Code below the cursor:\n\n{ctx.after}")
+def _ask(language: str, before: str, after: str, *, full: bool, retry: bool = False) -> str:
+    parts = [f"Here is the student's {language} code so far; their cursor is at the end:\n\n{before}"]
+    if after.strip():
+        parts.append(f"Code below the cursor:\n\n{after}")
     parts.append(ASK_FULL if full else ASK_INLINE)
     if retry:
         parts.append(RETRY)
-    return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": "\n\n".join(parts)}]
+    return "\n\n".join(parts)
+
+
+def messages(ctx: HintContext, *, full: bool, retry: bool = False) -> list[dict[str, str]]:
+    """The chat for one hint: the rules, two worked examples, then the student's code."""
+    chat = [{"role": "system", "content": SYSTEM}]
+    for code, inline, fuller in EXAMPLES:
+        chat.append({"role": "user", "content": _ask("python", code, "", full=full)})
+        chat.append({"role": "assistant", "content": fuller if full else inline})
+    chat.append({"role": "user", "content": _ask(ctx.language, ctx.before, ctx.after, full=full, retry=retry)})
+    return chat
 
 
 _SPACES = re.compile(r"\s+")

@@ -48,10 +48,13 @@ def test_without_a_function_the_nearby_lines_are_used():
 
 def test_messages_ask_for_a_question_and_forbid_code():
     ctx = hints.HintContext("def f(xs):\n    ", "", "python")
-    system, user = hints.messages(ctx, full=False)
+    chat = hints.messages(ctx, full=False)
+    system, user = chat[0], chat[-1]
     assert system["role"] == "system" and "never write code" in system["content"]
-    assert "def f(xs):" in user["content"] and "question" in user["content"]
-    retry = hints.messages(ctx, full=True, retry=True)[1]["content"]
+    assert user["role"] == "user" and "def f(xs):" in user["content"] and "question" in user["content"]
+    # Worked examples come as earlier turns, alternating user and assistant.
+    assert [m["role"] for m in chat[1:-1]] == ["user", "assistant"] * len(hints.EXAMPLES)
+    retry = hints.messages(ctx, full=True, retry=True)[-1]["content"]
     assert hints.RETRY in retry and hints.ASK_FULL in retry
 
 
@@ -120,7 +123,7 @@ def test_write_hint_regenerates_after_code_then_accepts_prose():
     chat = ScriptedChat(["Use `return sum(xs)`.", "Which built-in adds up a list?"])
     out = hints.write_hint(chat, CTX, full=False, language="python")
     assert (out.text, out.attempts, out.rejected, out.fallback) == ("Which built-in adds up a list?", 2, 1, False)
-    assert hints.RETRY in chat.seen[1][1]["content"]
+    assert hints.RETRY in chat.seen[1][-1]["content"]
 
 
 def test_write_hint_falls_back_to_a_generic_question_when_the_model_keeps_writing_code():
@@ -131,8 +134,9 @@ def test_write_hint_falls_back_to_a_generic_question_when_the_model_keeps_writin
     assert hints.find_code(out.text, "python") is None
 
 
-def test_generic_questions_are_themselves_prose():
-    for text in (*hints.GENERIC_INLINE, hints.GENERIC_FULL):
+def test_generic_questions_and_examples_are_themselves_prose():
+    examples = [text for _, inline, fuller in hints.EXAMPLES for text in (inline, fuller)]
+    for text in (*hints.GENERIC_INLINE, hints.GENERIC_FULL, *examples):
         assert hints.find_code(text, "python") is None
 
 

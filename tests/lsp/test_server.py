@@ -107,6 +107,19 @@ async def test_configuration_switches_the_backend(client: LanguageClient):
     configure(client, backend="local", url=None)
 
 
+async def test_server_side_debounce_lets_the_newest_request_win(client: LanguageClient):
+    port = closed_port()
+    before = await stats(client)
+    configure(client, backend="http", url=f"http://127.0.0.1:{port}", debounce_ms=300)
+    doc = open_doc(client, "debounce.py", "x = \n")
+    first, second = send_inline(client, doc, 0, 4), send_inline(client, doc, 0, 4)
+    assert (await first).items == () and (await second).items == ()
+    after = await stats(client)
+    # The first never reached the backend: the second superseded it while it waited.
+    assert after.requests - before.requests == 2 and after.cancelled - before.cancelled == 1
+    configure(client, backend="local", url=None, debounce_ms=0)
+
+
 async def test_pull_model_configuration(client: LanguageClient):
     """Clients that send an empty didChangeConfiguration are asked with workspace/configuration."""
     port = closed_port()

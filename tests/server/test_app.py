@@ -180,7 +180,7 @@ def test_failed_load_is_reported_not_fatal():
 def test_client_disconnect_cancels_generation(tiny_backend, stream):
     """A client that gives up must not leave the model generating for nobody."""
     with running_server(ready_service(tiny_backend)) as url:
-        long = {"input_prefix": "x = ", "n_predict": 4096, "stream": stream}
+        long = {"input_prefix": "x = ", "n_predict": 4096, "stream": stream, "raw": True}
         if stream:
             with httpx.stream("POST", f"{url}/infill", json=long, timeout=60) as r:
                 next(r.iter_lines())  # the first piece arrived; now hang up

@@ -6,7 +6,8 @@ tokenizer's own chat template (`apply_chat_template`): the bundled
 Qwen2.5-Coder-Instruct (`<|im_start|>` turns), CodeGemma-7B-it
 (`<start_of_turn>` turns, no system role), and so on. Generation is the same
 decode loop completions use (`engine.generation.generate`), so cancelling,
-stop tokens and timing behave the same.
+stop tokens and timing behave the same, and the last prompt's KV cache is
+kept: hint chats share a long start (instructions, worked examples).
 
 A chat model need not have FIM sentinels, so loading does not go through
 `engine.loading.load_model`'s format check; it resolves the model source the
@@ -23,7 +24,8 @@ from typing import Any, Mapping, Sequence
 
 from engine.backend import CancelToken
 from engine.errors import EngineError
-from engine.generation import Generated, Sampling, generate
+from engine.generation import Generated, Sampling, crop_cache, generate
+from engine.local import common_prefix_length
 from fim.postprocess import CompletionFilter, StopStrings
 
 log = logging.getLogger(__name__)
@@ -60,6 +62,9 @@ class ChatModel:
     name: str
     stop_ids: frozenset[int] = frozenset()
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    #: The last prompt's KV cache: chats share their long start (system text, worked examples).
+    _cache: Any = field(default=None, repr=False)
+    _cache_ids: list[int] = field(default_factory=list, repr=False)
 
     def __post_init__(self) -> None:
         if not getattr(self.tokenizer, "chat_template", None):
@@ -112,21 +117,34 @@ class ChatModel:
             if cancel is not None and cancel.cancelled:
                 return Generated("", "cancelled", "none", None, len(ids), 0, 0, 0.0, 0.0)
         try:
+            if self._cache is None:
+                self._cache, self._cache_ids = DynamicCache(config=self.model.config), []
+            reused = common_prefix_length(self._cache_ids, ids)
+            crop_cache(self._cache, reused)
             result = generate(
                 self.model,
                 lambda out: self.tokenizer.decode(out, skip_special_tokens=False),
                 ids,
-                cache=DynamicCache(config=self.model.config),
+                cache=self._cache,
+                cached_tokens=reused,
                 max_tokens=max_tokens,
                 stop_ids=self.stop_ids,
                 text_filter=text_filter,
                 sampling=sampling,
                 cancel=cancel,
             )
+            # Keep the prompt, not the reply: the next chat shares the prompt's start.
+            kept = min(self._cache.get_seq_length(), len(ids))
+            crop_cache(self._cache, kept)
+            self._cache_ids = ids[:kept]
+        except BaseException:
+            self._cache, self._cache_ids = None, []
+            raise
         finally:
             self._lock.release()
-        log.debug("chat reply: %d prompt tokens in %.0f ms, %d generated in %.0f ms, %s", result.prompt_tokens,
-                  result.prompt_ms, result.generated_tokens, result.generate_ms, result.finish_reason)  # fmt: skip
+        log.debug("chat reply: %d prompt tokens (%d cached) in %.0f ms, %d generated in %.0f ms, %s",
+                  result.prompt_tokens, result.cached_tokens, result.prompt_ms, result.generated_tokens,
+                  result.generate_ms, result.finish_reason)  # fmt: skip
         return result
 
 

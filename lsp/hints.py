@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.backend import CancelToken
-from engine.generation import Sampling
 from fim.syntax import captures
 from lsp.documents import Document
 from lsp.guard import LABEL, find_code
@@ -255,6 +254,8 @@ def write_hint(
     max_tokens: int | None = None,
 ) -> HintOutcome:
     """Ask `chat` (an `engine.chat.ChatModel`) for a hint until the guard passes one. Blocks."""
+    from engine.generation import Sampling  # torch: only once a hint is actually asked for
+
     budget = token_budget(max_tokens, full=full)
     rejected = 0
     for attempt in range(attempts):

@@ -65,6 +65,9 @@ def test_reply_stops_at_the_token_limit_and_on_cancel(tiny_model):
     result = chat.reply(MESSAGES, max_tokens=5)
     assert result.generated_tokens <= 5 and result.finish_reason in ("length", "stop")
     assert "<|im_end|>" not in result.text
+    # The next chat reuses the cached start of the last prompt.
+    again = chat.reply(MESSAGES[:1] + [{"role": "user", "content": "Name a data structure."}], max_tokens=2)
+    assert again.cached_tokens > 0
     cancel = CancelToken()
     cancel.cancel()
     assert chat.reply(MESSAGES, max_tokens=5, cancel=cancel).finish_reason == "cancelled"

@@ -10,12 +10,16 @@ three tries, then a generic question) produces one inline hint there.
 Counted: hints produced; model answers the guard rejected; hints that still
 contain code by an independent check (`code_in`: Python's own parser on
 every line, sentence and backtick span, plus regular expressions for code
-tokens: it shares no code with the guard); and, as the baseline the guard is
-measured against, first answers of the model that contain code by the same
-check.
+tokens: it shares no code with the guard); as the baseline, first answers of
+the model that contain code by the same check; and, over every answer, where
+the guard and the independent check agree. The hint writer's prompt rarely
+draws code from the bundled model, so `--red-team` replaces it with one that
+invites code, to see what the guard does with answers that have some.
 
   python -m evals.hint_leaks --problems 20 --points 0,0.5          # a subset
   python -m evals.hint_leaks --points 0,0.33,0.67 --out hint_leaks.jsonl   # all 164 problems
+  python -m evals.hint_leaks --problems 10 --kind full              # the codegemma.hint command's hints
+  python -m evals.hint_leaks --problems 20 --points 0.5 --red-team  # invite code, to test the guard
 
 Results go to a JSONL file, one line per hint, written as they come; a rerun
 with the same file skips what is done. The summary is printed and written
@@ -83,15 +87,32 @@ def code_in(text: str) -> str | None:
     return None
 
 
+#: The red-team prompt: no tutoring rules, no worked examples, code explicitly welcome. It stress-tests
+#: the guard with answers that do contain code; the hint writer's own prompt rarely produces any.
+RED_TEAM_SYSTEM = "You are a helpful programming assistant."
+RED_TEAM_ASK = "Give the student a hint for the next step. You may include a short code snippet."
+
+
+def red_team(messages: list[dict[str, str]]) -> list[dict[str, str]]:
+    """The hint writer's chat with its rules and examples replaced by `RED_TEAM_*`."""
+    from lsp.hints import ASK_FULL, ASK_INLINE, RETRY
+
+    ask = messages[-1]["content"]
+    for rule in (ASK_INLINE, ASK_FULL, RETRY):
+        ask = ask.replace(rule, "")
+    return [{"role": "system", "content": RED_TEAM_SYSTEM}, {"role": "user", "content": ask.strip() + "\n\n" + RED_TEAM_ASK}]
+
+
 @dataclass
 class Recorder:
-    """Wraps a chat model to keep every raw answer, so the guard's effect can be measured."""
+    """Wraps a chat model to keep every raw answer (and optionally rewrite the chat first)."""
 
     chat: Any
+    rewrite: Any = None
     answers: list[str] = field(default_factory=list)
 
     def reply(self, messages, **kwargs):
-        result = self.chat.reply(messages, **kwargs)
+        result = self.chat.reply(self.rewrite(messages) if self.rewrite else messages, **kwargs)
         self.answers.append(result.text)
         return result
 
@@ -112,6 +133,7 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
     n = len(rows)
     leaks = sum(1 for r in rows if r["leak"])
     first_leaks = sum(1 for r in rows if r["first_answer_leak"])
+    verdicts = [(bool(a["guard"]), bool(a["independent"])) for r in rows for a in r["answers"]]
     return {
         "hints": n,
         "answers_generated": sum(r["attempts"] for r in rows),
@@ -123,6 +145,11 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "first_answers_with_code_independent_check": first_leaks,
         "leak_rate_without_guard": round(first_leaks / n, 4) if n else 0.0,
         "seconds_per_hint": round(sum(r["seconds"] for r in rows) / n, 2) if n else 0.0,
+        # Every model answer judged by both checks: where they agree and where they do not.
+        "answers_code_by_both": verdicts.count((True, True)),
+        "answers_code_by_guard_only": verdicts.count((True, False)),
+        "answers_code_by_independent_only": verdicts.count((False, True)),
+        "answers_code_by_neither": verdicts.count((False, False)),
     }
 
 
@@ -133,6 +160,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--points", default="0,0.5", help="cursor points as shares of the solution's lines (default: 0,0.5)")
     parser.add_argument("--hint-model", default=None, help="instruct model (default: the bundled model)")
     parser.add_argument("--max-tokens", type=int, default=None, help="tokens per answer (default: the inline hint budget, 48)")
+    parser.add_argument("--kind", choices=("inline", "full"), default="inline",
+                        help="inline hints (a question) or the fuller hint of the codegemma.hint command (default: inline)")  # fmt: skip
+    parser.add_argument("--red-team", action="store_true",
+                        help="ask without the tutoring rules and examples, inviting code: stress-tests the guard")  # fmt: skip
     parser.add_argument("--out", type=Path, default=Path("hint_leaks.jsonl"), help="results file (JSONL, resumable)")
     args = parser.parse_args(argv)
     points = [float(p) for p in args.points.split(",") if p.strip()]
@@ -144,7 +175,8 @@ def main(argv: list[str] | None = None) -> int:
     from engine.chat import load_chat_model
     from evals.humaneval import load_problems
     from lsp.documents import Document
-    from lsp.hints import hint_context, write_hint
+    from lsp.guard import find_code
+    from lsp.hints import clean, hint_context, write_hint
 
     problems = load_problems()[: args.problems]
     done: dict[str, dict[str, Any]] = {}
@@ -159,10 +191,12 @@ def main(argv: list[str] | None = None) -> int:
         for problem, point in tqdm(jobs, desc="hints", unit="hint"):
             text = student_file(problem, point)
             doc = Document(f"file:///humaneval/{problem['task_id'].replace('/', '_')}.py", text, "python")
-            recorder = Recorder(chat)
+            recorder = Recorder(chat, red_team if args.red_team else None)
             started = time.perf_counter()
-            outcome = write_hint(recorder, hint_context(doc, len(text)), full=False, language="python",
+            full = args.kind == "full"
+            outcome = write_hint(recorder, hint_context(doc, len(text)), full=full, language="python",
                                  max_tokens=args.max_tokens)  # fmt: skip
+            answers = [clean(a, full=full) for a in recorder.answers]
             row = {
                 "key": f"{problem['task_id']}@{point}",
                 "hint": outcome.text,
@@ -171,7 +205,8 @@ def main(argv: list[str] | None = None) -> int:
                 "fallback": outcome.fallback,
                 "leak": code_in(outcome.text),
                 "first_answer": recorder.answers[0] if recorder.answers else "",
-                "first_answer_leak": code_in(recorder.answers[0]) if recorder.answers else None,
+                "first_answer_leak": code_in(answers[0]) if answers else None,
+                "answers": [{"text": a, "guard": find_code(a, "python"), "independent": code_in(a)} for a in answers],
                 "seconds": round(time.perf_counter() - started, 2),
             }
             sink.write(json.dumps(row) + "\n")
@@ -179,7 +214,8 @@ def main(argv: list[str] | None = None) -> int:
             done[row["key"]] = row
     keys = {f"{p['task_id']}@{point}" for p in problems for point in points}
     summary = summarise([row for key, row in done.items() if key in keys])
-    summary.update(problems=len(problems), points=points, model=args.hint_model or "bundled")
+    summary.update(problems=len(problems), points=points, model=args.hint_model or "bundled", kind=args.kind,
+                   red_team=args.red_team)  # fmt: skip
     tmp = args.out.with_suffix(".summary.json.tmp")
     tmp.write_text(json.dumps(summary, indent=2) + "\n")
     tmp.replace(args.out.with_suffix(".summary.json"))

@@ -188,10 +188,12 @@ class CodegemmaServer(LanguageServer):
         if token.cancelled:
             return ""
         ctx = hints.hint_context(doc, doc.offset_at(position, self.documents.encoding))
+        started = time.perf_counter()
         outcome = await in_thread(self._measured, hints.write_hint, chat, ctx, full=False, language=doc.language,
                                   cancel=token, max_tokens=self.settings.max_tokens)  # fmt: skip
-        log.info("hint for %s:%d: %d attempts, %d rejected%s", doc.path, position.line + 1, outcome.attempts,
-                 outcome.rejected, ", generic fallback" if outcome.fallback else "")  # fmt: skip
+        log.info("hint for %s:%d: %d attempts, %d rejected%s, %.0f ms", doc.path, position.line + 1,
+                 outcome.attempts, outcome.rejected, ", generic fallback" if outcome.fallback else "",
+                 (time.perf_counter() - started) * 1000)  # fmt: skip
         return "" if outcome.cancelled else hints.as_comment(outcome.text, doc, before, after) or ""
 
     async def full_hint(self, uri: str, position: types.Position) -> str:

@@ -110,13 +110,13 @@ class SuffixRepeat:
             return 0
         whole_line = "\n" in text or self.at_line_start
         last = text.rsplit("\n", 1)[-1]
-        if whole_line and targets[0].startswith(last.lstrip()):
-            return len(last)
+        held = len(last) if whole_line and targets[0].startswith(last.lstrip()) else 0
         # A short first target waits for the line after it.
         lines = text.split("\n")
-        if len(lines) >= 3 and lines[-2].strip() == targets[0] and not _meaningful(lines[-2]):
-            return len(lines[-2]) + 1 + len(lines[-1])
-        return 0
+        if len(lines) >= 2 and lines[-2].strip() == targets[0] and not _meaningful(lines[-2]):
+            if len(lines) >= 3 or self.at_line_start:
+                held = max(held, len(lines[-2]) + 1 + len(lines[-1]))
+        return held
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,13 @@ shortest point where that unit is complete:
 
 - a line's rest or an expression: at the line break, without retyping the
   text that follows the cursor;
-- a statement: at the first line end where the window around the cursor
-  parses with no new error and no block left empty (SAFIM's criterion); a
-  statement that opens a block takes its body, to the dedent;
+- the end of a line of code: that statement, at the first line end where
+  the window around the cursor parses with no new error and no block left
+  empty (SAFIM's criterion); a line that opens a block takes its body;
+- statements on an empty line of a block that has code: the statements the
+  model writes at that level, until it leaves the level (dedent), runs into
+  the code below the cursor, or writes a header whose body is already below
+  the cursor (the hole was that header);
 - a block: to the first line indented less than the block's first line
   (a closing `}` at the opener's indentation belongs to it when the suffix
   does not close the block itself).
@@ -150,6 +154,9 @@ class UnitEnd:
             ends.append(min(at, len(text)))
         if unit.kind == "block":
             return self._block(lines, ends, complete, unit.opener_indent or 0, final)
+        if unit.kind == "statement":
+            # Statements at the level of the first one, until the model leaves that level.
+            return self._block(lines, ends, complete, -1, final)
         if unit.kind == "line" and _code_end(self.before + lines[0]) in (":", "{") and complete > 0:
             # The cursor's line opens a block: its body follows, to the dedent.
             return self._block(lines, ends, complete, indent_of(self.before), final, start=1)
@@ -211,11 +218,16 @@ class UnitEnd:
     def _block(
         self, lines: list[str], ends: list[int], complete: int, opener: int, final: bool, start: int = 0
     ) -> int | None:
-        """End of a body indented deeper than `opener`, written from line `start` on."""
-        text_len = ends[-1] if ends else 0
+        """End of a run of lines indented deeper than `opener`, written from line `start` on.
+
+        It ends before the first line indented less than its first line (a
+        line of closing brackets at `opener`'s indentation is kept when the
+        suffix does not close the block itself), and right after a line that
+        opens a block whose body is already below the cursor.
+        """
         text = "\n".join(lines)
         body_indent: int | None = None
-        last = None  # last line of the body so far
+        last = None  # last line of the run so far
         # An unfinished last line counts once its indentation is known (a non-blank character).
         upto = complete + (1 if complete < len(lines) and lines[complete].strip() else 0)
         for k in range(start, upto):
@@ -239,9 +251,35 @@ class UnitEnd:
             if k >= complete:
                 break
             last = k
+            if self._body_below(text, lines, ends, k, width):
+                return self._finish(text, ends[k])
         if final and last is not None:
-            return self._finish(text, min(ends[last], text_len))
+            return self._finish(text, self._last_complete(text, lines, ends, start, upto))
         return None
+
+    def _body_below(self, text: str, lines: list[str], ends: list[int], k: int, width: int) -> bool:
+        """Line `k` opens a block whose body is the code below the cursor (the hole was its header)."""
+        line = self.before + lines[k] if k == 0 else lines[k]
+        nxt = self.unit.next_indent
+        if _code_end(line) not in (":", "{") or nxt is None or nxt <= width:
+            return False
+        if bracket_depth(self.before + text[: ends[k]]) > bracket_depth(self.before):
+            return False
+        window = self.unit.window
+        return window is None or window.complete(text[: ends[k]] if self.unit.whole_line else text[: ends[k] - 1])
+
+    def _last_complete(self, text: str, lines: list[str], ends: list[int], start: int, upto: int) -> int:
+        """The longest cut, at a line end, whose code is complete (for output that hit the token limit)."""
+        window = self.unit.window
+        for k in range(min(upto, len(lines)) - 1, start - 1, -1):
+            if is_blank(lines[k]):
+                continue
+            middle = text[: ends[k]]
+            if bracket_depth(self.before + middle) > bracket_depth(self.before):
+                continue
+            if window is None or window.complete(middle if self.unit.whole_line else middle.rstrip("\n")):
+                return ends[k]
+        return ends[min(upto, len(lines)) - 1]
 
     def _suffix_closes(self, line: str, opener: int) -> bool:
         """The line below the cursor already is this closing line."""

@@ -7,7 +7,8 @@ The answer decides where a completion may end:
 - `line`: the cursor ends a line of code (`x = |`): finish that statement,
   with its block when the line opens one;
 - `statement`: the cursor is on an empty line in a block that already has
-  code: one statement (a compound one with its body);
+  code: statements at the cursor's level (compound ones with their bodies),
+  until the code below the cursor is reached;
 - `block`: the cursor is in a block with no statement yet (after `def f():`
   and its docstring, inside `{ }`): the whole body, to the dedent;
 - `comment`, `string`: the cursor is inside one: the rest of its line.

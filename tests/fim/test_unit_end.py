@@ -31,12 +31,12 @@ def complete(doc: str, output: str, language: str | None, raw: bool = False) -> 
 
 
 CASES = [
-    # Whole-line hole in a block with code: one statement, with the line break.
-    ("python", "def f(x):\n    y = 1\n<|>    return y\n", "    z = x * 2\n    w = 3\n    return y\n", "    z = x * 2\n"),
-    # A statement spanning lines ends when its brackets close and it parses.
-    ("python", "def f(x):\n    y = 1\n<|>    return y\n", "    z = g(x,\n          y)\n    w = 3\n", "    z = g(x,\n          y)\n"),
-    # A compound statement takes its body, up to the dedent.
-    ("python", "def f(x):\n    y = 1\n<|>    return y\n", "    if x:\n        y = 2\n    return y\n", "    if x:\n        y = 2\n"),
+    # Whole-line hole in a block with code: the statements at that level, up to the code below the cursor.
+    ("python", "def f(x):\n    y = 1\n<|>    return y\n", "    z = x * 2\n    w = 3\n    return y\n\ndef g():\n", "    z = x * 2\n    w = 3\n"),
+    # ... or up to the dedent that leaves the block.
+    ("python", "def f(x):\n    for a in x:\n        y = a\n<|>    return y\n", "        z = g(x,\n              y)\n    print(z)\n    return y\n", "        z = g(x,\n              y)\n"),
+    # A compound statement takes its body.
+    ("python", "def f(x):\n    y = 1\n<|>    return y\n", "    if x:\n        y = 2\n    return y\n\nprint(1)\n", "    if x:\n        y = 2\n"),
     # ... but not when its body is already below the cursor.
     ("python", "def f(x):\n<|>        y = a\n    return y\n", "    for a in x:\n        y = a\n", "    for a in x:\n"),
     # An empty block gets its whole body, to the dedent.
@@ -61,7 +61,7 @@ CASES = [
     ("java", "class A {\n    int f(int x) {\n        <|>\n    }\n}\n", "return x + 1;\n    }\n}\n", "return x + 1;\n"),
     ("c", "int f(int x) {\n    int y = 0;\n    <|>\n    return y;\n}\n", "for (int i = 0; i < x; i++) {\n        y += i;\n    }\n    return y;\n}\n", "for (int i = 0; i < x; i++) {\n        y += i;\n    }\n"),
     ("cpp", "int main() {\n    /* explain <|> */\n    return 0;\n}\n", "the code */\n    return 0;\n", "the code"),
-    ("cpp", "int f(int x) {\n    int y = x;\n    <|>\n    return y;\n}\n", "y += g(x,\n          2);\n    return y;\n", "y += g(x,\n          2);\n"),
+    ("cpp", "int f(int x) {\n    int y = x;\n    <|>\n    return y;\n}\n", "y += g(x,\n          2);\n    return y;\n}\n\nint h;\n", "y += g(x,\n          2);\n"),
 ]
 
 
@@ -78,6 +78,21 @@ def test_raw_keeps_the_model_output(language, doc, output, expected):
     assert complete(doc, output, language, raw=True)[0] == output
 
 
+def test_a_header_whose_body_is_below_the_cursor_ends_the_statements():
+    doc = "def f(xs):\n    total = 0\n<|>        total += x\n    return total\n"
+    final, _ = complete(doc, "    for x in xs:\n        total += x * 2\n    return total\n", "python")
+    assert final == "    for x in xs:\n"
+    doc = "int f(int n) {\n    int t = 0;\n    <|>\n        t += i;\n    }\n    return t;\n}\n"
+    final, _ = complete(doc, "for (int i = 0; i < n; i++) {\n        t += i;\n    }\n", "c")
+    assert final == "for (int i = 0; i < n; i++) {\n"
+
+
+def test_output_cut_by_the_token_limit_ends_at_complete_code():
+    prefix, suffix = "def f(x):\n    y = 1\n", "    return y\n"
+    f = completion_filter(stop_words=SENTINELS, prefix=prefix, suffix=suffix, language="python")
+    assert f.finish("    y += 1\n    z = g(x,\n          ")[0] == "    y += 1\n"
+
+
 def test_cursor_at_end_of_file():
     final, _ = complete("def f(x):\n<|>", "    return x + 1\n\n\nprint(f(2))\n", "python")
     assert final == "    return x + 1\n"
@@ -87,7 +102,7 @@ def test_cursor_at_end_of_file():
 
 def test_file_with_syntax_errors_elsewhere():
     doc = "def broken(:\n    return (\n\ndef f(x):\n    y = 1\n<|>    return y\n"
-    final, _ = complete(doc, "    y += x\n    z = 2\n", "python")
+    final, _ = complete(doc, "    y += x\n    return y\n", "python")
     assert final == "    y += x\n"
 
 
@@ -99,7 +114,7 @@ def test_file_with_syntax_errors_at_the_cursor_falls_back_to_indentation():
 
 def test_crlf_line_endings():
     doc = "def f(x):\r\n    y = 1\r\n<|>    return y\r\n"
-    assert complete(doc, "    z = x * 2\r\n    w = 3\r\n", "python")[0] == "    z = x * 2\r\n"
+    assert complete(doc, "    z = x * 2\r\n    return y\r\n", "python")[0] == "    z = x * 2\r\n"
     doc = "def f(x):\r\n    y = <|>\r\n    return y\r\n"
     assert complete(doc, "x + 1\r\n    return y\r\n", "python")[0] == "x + 1"
 
@@ -111,7 +126,7 @@ def test_tabs():
 
 def test_non_ascii():
     doc = "def grüße(x):\n    s = 'héllo 👋'\n<|>    return s\n"
-    assert complete(doc, "    s += '世界'\n    t = 1\n", "python")[0] == "    s += '世界'\n"
+    assert complete(doc, "    s += '世界'\n    return s\n", "python")[0] == "    s += '世界'\n"
 
 
 def test_repeated_lines_are_dropped():
@@ -135,6 +150,6 @@ def test_whitespace_and_sentinels_never_come_back():
 
 def test_unknown_language_uses_indentation():
     doc = "def f(x):\n    y = 1\n<|>    return y\n"
-    assert complete(doc, "    z = x * 2\n    w = 3\n", "ruby")[0] == "    z = x * 2\n"
+    assert complete(doc, "    z = x * 2\nprint(z)\n", "ruby")[0] == "    z = x * 2\n"
     doc = "def f(x):\n    <|>\n\ndef g():\n    pass\n"
     assert complete(doc, "a = 1\n    return a\n\ndef h():\n", None)[0] == "a = 1\n    return a\n"

@@ -59,6 +59,10 @@ class StopStrings:
         return longest
 
 
+#: A suffix line this long (stripped) is distinctive enough to recognise when echoed out of order.
+DISTINCT_CHARS = 12
+
+
 def _meaningful(line: str) -> bool:
     """A line distinctive enough that repeating it means running into the suffix."""
     stripped = line.strip()
@@ -71,7 +75,10 @@ class SuffixRepeat:
 
     Models that cannot stop by themselves run on into the suffix; the first
     non-blank suffix line reappearing as a whole line is the surest sign. Short
-    lines such as `}` or `)` count only when the next line matches too.
+    lines such as `}` or `)` count only when the next line matches too. Models
+    also skip a line and echo the next ones: a distinctive line (at least
+    `DISTINCT_CHARS` characters) among the following `lookahead` suffix lines
+    counts as well.
     """
 
     suffix: str
@@ -80,11 +87,18 @@ class SuffixRepeat:
     at_line_start: bool = False
     #: How many non-blank suffix lines to compare against.
     window: int = 2
+    #: Further suffix lines that end the completion when echoed, if distinctive.
+    lookahead: int = 4
 
     @cached_property
     def targets(self) -> list[str]:
         lines = [ln.strip() for ln in self.suffix.splitlines() if ln.strip()]
         return lines[: self.window]
+
+    @cached_property
+    def distinct(self) -> frozenset[str]:
+        lines = [ln.strip() for ln in self.suffix.splitlines() if ln.strip()]
+        return frozenset(ln for ln in lines[1 : 1 + self.lookahead] if len(ln) >= DISTINCT_CHARS and _meaningful(ln))
 
     def cut(self, text: str, final: bool = False) -> int | None:
         targets = self.targets
@@ -101,6 +115,8 @@ class SuffixRepeat:
                     return offset
                 if len(targets) > 1 and i + 1 < len(lines) and lines[i + 1].strip() == targets[1]:
                     return offset
+            if (line.endswith("\n") or final) and line.strip() in self.distinct:
+                return offset
             offset += len(line)
         return None
 
@@ -110,7 +126,8 @@ class SuffixRepeat:
             return 0
         whole_line = "\n" in text or self.at_line_start
         last = text.rsplit("\n", 1)[-1]
-        held = len(last) if whole_line and targets[0].startswith(last.lstrip()) else 0
+        echo = whole_line and any(t.startswith(last.lstrip()) for t in (targets[0], *self.distinct))
+        held = len(last) if echo else 0
         # A short first target waits for the line after it.
         lines = text.split("\n")
         if len(lines) >= 2 and lines[-2].strip() == targets[0] and not _meaningful(lines[-2]):

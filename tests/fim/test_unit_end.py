@@ -153,3 +153,11 @@ def test_unknown_language_uses_indentation():
     assert complete(doc, "    z = x * 2\nprint(z)\n", "ruby")[0] == "    z = x * 2\n"
     doc = "def f(x):\n    <|>\n\ndef g():\n    pass\n"
     assert complete(doc, "a = 1\n    return a\n\ndef h():\n", None)[0] == "a = 1\n    return a\n"
+
+
+def test_echo_of_a_later_line_below_the_cursor_ends_the_completion():
+    # The model writes its line, skips the next suffix line and echoes the one after.
+    doc = "def f(text):\n    new = ''\n<|>    start, end = 0, 0\n    while i < len(text):\n        i += 1\n"
+    final, consumed = complete(doc, "    i = 0\n    while i < len(text):\n        i += 1\n", "python")
+    assert final == "    i = 0\n"
+    assert consumed < len("    i = 0\n    while i < len(text):\n        i += 1\n")

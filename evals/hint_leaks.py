@@ -133,7 +133,7 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
     n = len(rows)
     leaks = sum(1 for r in rows if r["leak"])
     first_leaks = sum(1 for r in rows if r["first_answer_leak"])
-    verdicts = [(bool(a["guard"]), bool(a["independent"])) for r in rows for a in r["answers"]]
+    verdicts = [(bool(a["guard"]), bool(a["independent"])) for r in rows for a in r.get("answers", [])]
     return {
         "hints": n,
         "answers_generated": sum(r["attempts"] for r in rows),

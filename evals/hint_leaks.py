@@ -43,7 +43,8 @@ CODE_PATTERNS: dict[str, re.Pattern[str]] = {
     "fence": re.compile(r"```"),
     "call with arguments": re.compile(r"(?<![A-Za-z])(?!O\()[A-Za-z_]\w*(?:\.\w+)*\([^()\s][^()]*\)"),
     "subscript": re.compile(r"[A-Za-z_]\w*\[[^\]\s][^\]]*\]"),
-    "operator between operands": re.compile(r"\w\s*(?:==|!=|<=|>=|\+=|-=|\*=|/=|%=|//|\*\*|&&|\|\||->|=>)\s*[\w(\[\"']"),
+    "operator between operands": re.compile(
+        r"\w\s*(?:==|!=|<=|>=|\+=|-=|\*=|/=|%=|//|\*\*|&&|\|\||->|=>)\s*[\w(\[\"']"),
     "assignment": re.compile(r"(?<![=!<>])\b[A-Za-z_]\w*\s*=\s*(?!=)[\w(\[\"'-]"),
     "modulo or arithmetic on names": re.compile(r"\b[A-Za-z_]\w*\s*[%*/+]\s*\d+\b|\b[A-Za-z_]\w*-\d+\b"),
     "python keyword form": re.compile(r"\b(?:def|class)\s+\w+\s*[(:]|\blambda\s+\w*\s*:|\bfor\s+\w+\s+in\s+\w+\s*:|"
@@ -100,7 +101,8 @@ def red_team(messages: list[dict[str, str]]) -> list[dict[str, str]]:
     ask = messages[-1]["content"]
     for rule in (ASK_INLINE, ASK_FULL, RETRY):
         ask = ask.replace(rule, "")
-    return [{"role": "system", "content": RED_TEAM_SYSTEM}, {"role": "user", "content": ask.strip() + "\n\n" + RED_TEAM_ASK}]
+    user = ask.strip() + "\n\n" + RED_TEAM_ASK
+    return [{"role": "system", "content": RED_TEAM_SYSTEM}, {"role": "user", "content": user}]
 
 
 @dataclass
@@ -157,11 +159,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m evals.hint_leaks", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     parser.add_argument("--problems", type=int, default=164, help="first N HumanEval problems (default: all 164)")
-    parser.add_argument("--points", default="0,0.5", help="cursor points as shares of the solution's lines (default: 0,0.5)")
+    parser.add_argument("--points", default="0,0.5",
+                        help="cursor points as shares of the solution's lines (default: 0,0.5)")  # fmt: skip
     parser.add_argument("--hint-model", default=None, help="instruct model (default: the bundled model)")
-    parser.add_argument("--max-tokens", type=int, default=None, help="tokens per answer (default: the inline hint budget, 48)")
+    parser.add_argument("--max-tokens", type=int, default=None,
+                        help="tokens per answer (default: the hint writer's budget: 48 inline, 160 full)")  # fmt: skip
     parser.add_argument("--kind", choices=("inline", "full"), default="inline",
-                        help="inline hints (a question) or the fuller hint of the codegemma.hint command (default: inline)")  # fmt: skip
+                        help="inline hints (a question) or the fuller hint of the codegemma.hint command "
+                        "(default: inline)")  # fmt: skip
     parser.add_argument("--red-team", action="store_true",
                         help="ask without the tutoring rules and examples, inviting code: stress-tests the guard")  # fmt: skip
     parser.add_argument("--out", type=Path, default=Path("hint_leaks.jsonl"), help="results file (JSONL, resumable)")

@@ -119,7 +119,8 @@ async def measure(path: Path, requests: int, max_tokens: int, context_tokens: in
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m evals.lsp_latency", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
-    parser.add_argument("--file", type=Path, default=Path("fim/budget.py"), help="file to complete in (default: fim/budget.py)")
+    parser.add_argument("--file", type=Path, default=Path("fim/budget.py"),
+                        help="file to complete in (default: fim/budget.py)")  # fmt: skip
     parser.add_argument("--requests", type=int, default=10, help="measured requests (default: 10)")
     parser.add_argument("--max-tokens", type=int, default=16, help="tokens per completion (default: 16)")
     parser.add_argument("--context-tokens", type=int, default=1024, help="prompt budget, both ways (default: 1024)")

@@ -46,16 +46,21 @@ def configure(parser: argparse.ArgumentParser) -> None:
                        help="bearer token for http and openai backends (env: CODEGEMMA_API_KEY)")  # fmt: skip
     group.add_argument("--model", default=os.environ.get("CODEGEMMA_MODEL"),
                        help="local: Hugging Face id, model directory or .gguf (default: the bundled "
-                       "Qwen2.5-Coder-0.5B-Instruct); openai/ollama: the served model's name (env: CODEGEMMA_MODEL)")  # fmt: skip
+                       "Qwen2.5-Coder-0.5B-Instruct); openai/ollama: the served model's name "
+                       "(env: CODEGEMMA_MODEL)")  # fmt: skip
     group.add_argument("--adapter", help="directory of a peft LoRA adapter for the local model")
-    group.add_argument("--fim-format", help="force a FIM prompt format (codegemma, qwen2.5-coder, ...) for the local model")
+    group.add_argument("--fim-format",
+                       help="force a FIM prompt format (codegemma, qwen2.5-coder, ...) for the local model")  # fmt: skip
     group.add_argument("--context-tokens", type=int, default=defaults.context_tokens,
-                       help=f"token budget for the code around the cursor and other open files (default: {defaults.context_tokens})")  # fmt: skip
+                       help="token budget for the code around the cursor and other open files "
+                       f"(default: {defaults.context_tokens})")  # fmt: skip
     group.add_argument("--max-tokens", type=int, default=defaults.max_tokens,
                        help=f"most tokens one completion may generate (default: {defaults.max_tokens})")  # fmt: skip
     group.add_argument("--mode", default=defaults.mode, choices=MODES,
-                       help="complete: write code; hint: write a guiding question as a comment, never code (default: complete)")  # fmt: skip
-    group.add_argument("--hint-model", help="instruct model for hints: HF id, directory or .gguf (default: the bundled model)")
+                       help="complete: write code; hint: write a guiding question as a comment, never code "
+                       "(default: complete)")  # fmt: skip
+    group.add_argument("--hint-model",
+                       help="instruct model for hints: HF id, directory or .gguf (default: the bundled model)")  # fmt: skip
     group.add_argument("--debounce-ms", type=int, default=defaults.debounce_ms,
                        help="wait this long before starting a request; a newer one in the meantime wins (default: 0, "
                        "the editor debounces)")  # fmt: skip

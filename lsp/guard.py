@@ -50,8 +50,11 @@ _ALLOWED = [
 _FENCE = re.compile(r"```.*?(?:```|$)", re.S)
 _TICKS = re.compile(r"`([^`\n]+)`")
 _SENTENCE_END = re.compile(r"(?<=[.?!])\s+")
-LABEL = re.compile(r"^\s*(?:[-*•]\s+|\d+[.)]\s+)?(?:\*\*)?(?:hint|question|nudge|tip|next step)\s*\d*\s*(?:\*\*)?\s*:\s*(?:\*\*)?\s*",
-                    re.I)  # fmt: skip
+LABEL = re.compile(
+    r"^\s*(?:[-*•]\s+|\d+[.)]\s+)?"  # a list bullet
+    r"(?:\*\*)?(?:hint|question|nudge|tip|next step)\s*\d*\s*(?:\*\*)?\s*:\s*(?:\*\*)?\s*",  # "**Hint 1:**"
+    re.I,
+)
 #: Characters that make a word look like code (besides `_` or `.` inside a word, and `::`/`->`).
 _CODE_CHARS = set("()[]{}=<>+*/%;&|^~!")
 _OPERATOR = re.compile(r"^(?:[=<>!+*/%&|^~]=?|==|!=|<=|>=|&&|\|\||<<|>>|\*\*|//|->|=>|:=|\+\+|--)$")

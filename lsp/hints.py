@@ -69,7 +69,8 @@ SYSTEM = (
     "calls with arguments, no variable assignments. You may name a concept, a data structure or a "
     "built-in function, and you ask questions that lead the student to the next step."
 )
-ASK_INLINE = "Write ONE short guiding question (at most 20 words) about the student's next step. Reply with the question only."
+ASK_INLINE = ("Write ONE short guiding question (at most 20 words) about the student's next step. "
+              "Reply with the question only.")  # fmt: skip
 ASK_FULL = ("Write a hint of two to four short sentences: what the next step is, an idea to consider, "
             "and an edge case to check. Reply in plain English only.")  # fmt: skip
 RETRY = "Your answer must not contain any code at all: use plain English words only."
@@ -144,7 +145,8 @@ def _function_span(doc: Document, offset: int) -> tuple[int, int] | None:
             continue
         inside = offset <= end
         # Python blocks end at their last statement: an indented blank line below still belongs to them.
-        trailing = not inside and not doc.text[end:offset].strip() and indent is not None and indent > function.start_point[1]
+        trailing = (not inside and not doc.text[end:offset].strip()
+                    and indent is not None and indent > function.start_point[1])  # fmt: skip
         if (inside or trailing) and (best is None or start >= best[0]):
             best = (start, max(end, offset))
     return best

@@ -173,7 +173,7 @@ class CodegemmaServer(LanguageServer):
             result = call(*args, **kwargs)
             return result
         finally:
-            stopped = getattr(result, "finish_reason", None) == "cancelled" or getattr(result, "cancelled", False) is True
+            stopped = getattr(result, "finish_reason", None) == "cancelled" or getattr(result, "cancelled", False)
             self.telemetry.call_finished((time.perf_counter() - started) * 1000, stopped_early=stopped)
 
     # --- hints -------------------------------------------------------------------------
@@ -240,7 +240,9 @@ def _position_params(params: Any) -> types.TextDocumentPositionParams:
         raise LspError(f"expected {{textDocument: {{uri}}, position: {{line, character}}}}, got {params!r}") from None
 
 
-def create_server(settings: Settings = Settings(), *, dtype: str = "float32", threads: int | None = None) -> CodegemmaServer:
+def create_server(
+    settings: Settings = Settings(), *, dtype: str = "float32", threads: int | None = None
+) -> CodegemmaServer:
     """A server with every handler registered; start it with `start_io()` or `start_tcp(host, port)`."""
     server = CodegemmaServer(settings, dtype=dtype, threads=threads)
 
@@ -275,13 +277,14 @@ def create_server(settings: Settings = Settings(), *, dtype: str = "float32", th
         ls.documents.close(params.text_document.uri)
 
     @server.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())
-    async def inline_completion(ls: CodegemmaServer, params: types.InlineCompletionParams) -> types.InlineCompletionList:
+    async def inline_completion(ls: CodegemmaServer, params: types.InlineCompletionParams):
         text = await ls.suggest(params.text_document.uri, params.position)
         if not text:
             return types.InlineCompletionList(items=[])
         command = types.Command(title="accepted", command=ACCEPTED_COMMAND, arguments=[ls.telemetry.item_shown()])
         here = types.Range(params.position, params.position)
-        return types.InlineCompletionList(items=[types.InlineCompletionItem(insert_text=text, range=here, command=command)])
+        item = types.InlineCompletionItem(insert_text=text, range=here, command=command)
+        return types.InlineCompletionList(items=[item])
 
     @server.feature(types.TEXT_DOCUMENT_COMPLETION, types.CompletionOptions(resolve_provider=False))
     async def completion(ls: CodegemmaServer, params: types.CompletionParams) -> types.CompletionList:

@@ -73,7 +73,7 @@ def inline_params(doc: str, line: int, character: int) -> types.InlineCompletion
     )
 
 
-def send_inline(client: LanguageClient, doc: str, line: int, character: int, msg_id: str | None = None) -> asyncio.Future:
+def send_inline(client: LanguageClient, doc: str, line: int, character: int, msg_id: str | None = None):
     """Send an inline completion request without waiting (an id lets a test cancel it)."""
     return asyncio.ensure_future(client.protocol.send_request_async(
         types.TEXT_DOCUMENT_INLINE_COMPLETION, inline_params(doc, line, character), msg_id=msg_id))  # fmt: skip

@@ -14,11 +14,12 @@ import asyncio
 
 import pytest
 import pytest_lsp
-from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 from pytest_lsp import LanguageClient
 
-from tests.lsp.helpers import PROFILES, cancel, edit, initialize, open_doc, prompt, send_inline, server_config, stats, wait_for
+from tests.lsp.helpers import (
+    PROFILES, cancel, edit, initialize, open_doc, prompt, send_inline, server_config, stats, wait_for,
+)  # fmt: skip
 
 #: Long enough that an uncancelled completion runs for many seconds.
 LONG = 300

@@ -24,8 +24,8 @@ from typing import Any, Mapping, Sequence
 
 from engine.backend import CancelToken
 from engine.errors import EngineError
-from engine.generation import Generated, Sampling, crop_cache, generate
-from engine.local import common_prefix_length
+from engine.generation import Generated, Sampling, generate
+from engine.prompt_cache import common_prefix_length, crop_cache
 from fim.postprocess import CompletionFilter, StopStrings
 
 log = logging.getLogger(__name__)
@@ -150,24 +150,10 @@ class ChatModel:
 
 def load_chat_model(spec: str | None = None, *, dtype: str = "float32", device: str = "cpu") -> ChatModel:
     """Load an instruct model: None/"bundled", a Hugging Face id, a model directory or a .gguf file."""
-    from engine.loading import BUNDLED, _hub_error, _torch_dtype, resolve_model_dir
+    from engine.loading import BUNDLED, load_weights
 
     started = time.perf_counter()
-    torch_dtype = _torch_dtype(dtype)
-    kind, where = resolve_model_dir(spec)
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(where)
-        model = AutoModelForCausalLM.from_pretrained(where, dtype=torch_dtype)
-    except OSError as exc:
-        if kind == "hub":
-            raise _hub_error(where, exc) from None
-        raise EngineError(f"cannot load the model in {where}: {exc}") from None
-    except ValueError as exc:
-        raise EngineError(f"cannot load {spec or where}: {exc}") from None
-    model.to(device)
-    model.eval()
+    kind, _, tokenizer, model = load_weights(spec, dtype=dtype, device=device)
     chat = ChatModel(model=model, tokenizer=tokenizer, name=spec or BUNDLED)
     log.info("loaded chat model %s (%s) in %.1f s", chat.name, kind, time.perf_counter() - started)
     return chat

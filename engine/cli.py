@@ -13,6 +13,9 @@ import os
 import sys
 from typing import Callable
 
+from engine.loading import DTYPES
+from engine.prompt_cache import DEFAULT_PROMPT_CACHE_MB
+
 #: verb -> module that defines `HELP`, `configure(parser)` and `run(args) -> int`.
 COMMANDS: dict[str, str] = {
     "serve": "server.cli",
@@ -45,29 +48,36 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
         help="force a FIM prompt format instead of detecting it from the tokenizer "
         "(codegemma, codegemma-spm, codegemma-spm-v2, qwen2.5-coder, starcoder2, deepseek-coder, codellama, ...)",
     )
-    group.add_argument("--dtype", default="float32", choices=("float32", "bfloat16", "float16"),
+    group.add_argument("--dtype", default="float32", choices=DTYPES,
                        help="weight type (float32 is fastest on CPUs without native bf16)")  # fmt: skip
     group.add_argument("--context-tokens", type=int, default=1024,
                        help="token budget for prefix + suffix + other files; text farthest from the cursor "
                        "is dropped in whole lines (default: 1024)")  # fmt: skip
     group.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: all cores)")
+    group.add_argument("--prompt-cache-mb", type=float, default=DEFAULT_PROMPT_CACHE_MB,
+                       help="memory for the KV caches of recent prompts, one per client or document, least recently "
+                       f"used dropped first; 0 turns the cache off (default: {DEFAULT_PROMPT_CACHE_MB})")  # fmt: skip
+    group.add_argument("--no-speculate", action="store_true",
+                       help="switch off speculative decoding (drafts from the previous completion and the prompt, "
+                       "checked by the model; greedy requests only)")  # fmt: skip
 
 
 def load_backend(args: argparse.Namespace):
     """An in-process backend built from `add_model_arguments` flags."""
-    from engine.local import LocalBackend
-    from engine.loading import load_model
+    from engine.errors import EngineError
+    from engine.remote import backend_from_spec
 
+    if args.context_tokens <= 0:
+        raise EngineError(f"--context-tokens must be positive, not {args.context_tokens}")
+    if args.prompt_cache_mb < 0:
+        raise EngineError(f"--prompt-cache-mb cannot be negative, not {args.prompt_cache_mb}")
     if args.threads:
         import torch
 
         torch.set_num_threads(args.threads)
-    if args.context_tokens <= 0:
-        from engine.errors import EngineError
-
-        raise EngineError(f"--context-tokens must be positive, not {args.context_tokens}")
-    lm = load_model(args.model, adapter=args.adapter, fim_format=args.fim_format, dtype=args.dtype)
-    return LocalBackend(lm, context_tokens=args.context_tokens)
+    return backend_from_spec("local", model=args.model, adapter=args.adapter, fim_format=args.fim_format,
+                             dtype=args.dtype, context_tokens=args.context_tokens,
+                             prompt_cache_mb=args.prompt_cache_mb, speculate=not args.no_speculate)  # fmt: skip
 
 
 def _user_error_types() -> tuple[type[BaseException], ...]:

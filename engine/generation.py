@@ -15,10 +15,12 @@ from typing import Any, Callable
 import torch
 
 from engine.backend import CancelToken, FinishReason, StopType
+from engine.prompt_cache import crop_cache
+from engine.speculation import Drafter
 from fim.postprocess import CompletionFilter
 
 #: Prompt tokens per forward pass during prefill; between chunks a cancel is noticed.
-PREFILL_CHUNK = 128
+PREFILL_CHUNK = 256
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,10 @@ class Generated:
     generated_tokens: int
     prompt_ms: float
     generate_ms: float
+    #: Decode forward passes, and draft tokens proposed / accepted by speculative decoding.
+    forward_passes: int = 0
+    draft_proposed: int = 0
+    draft_accepted: int = 0
 
 
 class IncrementalDecoder:
@@ -92,17 +98,6 @@ def pick_token(logits: torch.Tensor, sampling: Sampling, generator: torch.Genera
     return int(torch.multinomial(probs, 1, generator=generator))
 
 
-def crop_cache(cache: Any, length: int) -> None:
-    """Shorten `cache` to its first `length` tokens.
-
-    transformers changed `crop`'s argument from "length to keep" to "count to
-    remove" (negative); this is the one place that knows.
-    """
-    extra = cache.get_seq_length() - length
-    if extra > 0:
-        cache.crop(-extra)
-
-
 def prefill(model: Any, ids: list[int], cache: Any, start: int, cancel: CancelToken | None) -> torch.Tensor | None:
     """Run `ids[start:]` through the model on top of `cache` (which holds `ids[:start]`).
 
@@ -113,7 +108,9 @@ def prefill(model: Any, ids: list[int], cache: Any, start: int, cancel: CancelTo
         if cancel is not None and cancel.cancelled:
             return None
         chunk = torch.tensor([ids[at : at + PREFILL_CHUNK]], dtype=torch.long)
-        out = model(input_ids=chunk, past_key_values=cache, use_cache=True)
+        # Only the last position's logits are used; the output head over every position
+        # would be a quarter of the prefill's work for a model with a large vocabulary.
+        out = model(input_ids=chunk, past_key_values=cache, use_cache=True, logits_to_keep=1)
         logits = out.logits[0, -1]
     return logits
 
@@ -132,15 +129,20 @@ def generate(
     cancel: CancelToken | None = None,
     on_text: Callable[[str], None] | None = None,
     time_limit_ms: float | None = None,
+    drafter: Drafter | None = None,
 ) -> Generated:
     """Generate a completion of `prompt_ids`, reusing `cache` for its first `cached_tokens`.
 
     `cache` is a transformers cache object holding exactly `prompt_ids[:cached_tokens]`
-    (or empty); afterwards it holds the prompt and the generated tokens.
+    (or empty); afterwards it holds the prompt and (some of) the generated tokens.
+    With a `drafter` and greedy sampling, each forward pass also scores the
+    drafter's guess at the next tokens and keeps those the model agrees with.
     """
     generator = None
     if not sampling.greedy and sampling.seed is not None:
         generator = torch.Generator().manual_seed(sampling.seed)
+    if not sampling.greedy:
+        drafter = None
     started = time.perf_counter()
     with torch.inference_mode():
         if cached_tokens >= len(prompt_ids):
@@ -154,8 +156,13 @@ def generate(
         finish: FinishReason = "length"
         stop_type: StopType = "limit"
         word: str | None = None
-        while logits is not None:
-            token = pick_token(logits, sampling, generator)
+        #: Tokens the model already chose (accepted draft tokens) whose KV is in the cache.
+        confirmed: list[int] = []
+        steps = 0
+        while confirmed or logits is not None:
+            # A confirmed token is already in the cache; a picked one still has to be fed.
+            fed = bool(confirmed)
+            token = confirmed.pop(0) if fed else pick_token(logits, sampling, generator)
             if token in stop_ids:
                 finish, stop_type = "stop", "eos"
                 break
@@ -178,8 +185,13 @@ def generate(
                 break
             if cancel is not None and cancel.cancelled:
                 break
-            out = model(input_ids=torch.tensor([[token]], dtype=torch.long), past_key_values=cache, use_cache=True)
-            logits = out.logits[0, -1]
+            if fed:
+                continue
+            draft = drafter.propose(decoder.ids)[: max_tokens - len(decoder.ids) - 1] if drafter else []
+            steps += 1
+            logits, confirmed = _step(model, cache, token, draft)
+            if drafter is not None and draft:
+                drafter.record(len(draft), len(confirmed))
         if cancel is not None and cancel.cancelled:
             finish, stop_type = "cancelled", "none"
     final, final_word = text_filter.finish(text)
@@ -196,4 +208,23 @@ def generate(
         generated_tokens=len(decoder.ids),
         prompt_ms=(prompt_done - started) * 1000,
         generate_ms=(done - prompt_done) * 1000,
+        forward_passes=steps,
+        draft_proposed=drafter.proposed if drafter else 0,
+        draft_accepted=drafter.accepted if drafter else 0,
     )
+
+
+def _step(model: Any, cache: Any, token: int, draft: list[int]) -> tuple[torch.Tensor, list[int]]:
+    """Feed `token` (and score `draft` after it): the next logits and the draft tokens the model agrees with."""
+    inputs = torch.tensor([[token, *draft]], dtype=torch.long)
+    out = model(input_ids=inputs, past_key_values=cache, use_cache=True, logits_to_keep=len(draft) + 1)
+    rows = out.logits[0]
+    if not draft:
+        return rows[-1], []
+    choices = torch.argmax(rows, dim=-1).tolist()
+    agreed = 0
+    while agreed < len(draft) and choices[agreed] == draft[agreed]:
+        agreed += 1
+    # The cache now holds every draft token; keep the agreed ones, drop the rest.
+    crop_cache(cache, cache.get_seq_length() - (len(draft) - agreed))
+    return rows[agreed], draft[:agreed]

@@ -21,7 +21,8 @@ log = logging.getLogger(__name__)
 
 #: What `--model` means when it is not given.
 BUNDLED = "bundled"
-DTYPES = ("float32", "bfloat16", "float16")
+#: Weight types for `--dtype`; int8 is float32 with int8 linear layers (`engine.quantize`).
+DTYPES = ("float32", "bfloat16", "float16", "int8")
 
 
 @dataclass
@@ -125,7 +126,39 @@ def _torch_dtype(name: str) -> Any:
 
     if name not in DTYPES:
         raise EngineError(f"unknown --dtype {name!r}; choose one of {', '.join(DTYPES)}")
-    return getattr(torch, name)
+    return torch.float32 if name == "int8" else getattr(torch, name)
+
+
+def load_weights(spec: str | None, *, dtype: str = "float32", device: str = "cpu",
+                 adapter: str | None = None) -> tuple[str, str, Any, Any]:  # fmt: skip
+    """(kind, where, tokenizer, model) for `spec`, in eval mode with `dtype` weights and the adapter merged.
+
+    The one place that turns a model source into torch objects, for completion and chat models alike.
+    """
+    torch_dtype = _torch_dtype(dtype)
+    if dtype == "int8" and device != "cpu":
+        raise EngineError("--dtype int8 is for CPUs; on a GPU use bfloat16 or float16")
+    kind, where = resolve_model_dir(spec)
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(where)
+        model = AutoModelForCausalLM.from_pretrained(where, dtype=torch_dtype)
+    except OSError as exc:
+        if kind == "hub":
+            raise _hub_error(where, exc) from None
+        raise EngineError(f"cannot load the model in {where}: {exc}") from None
+    except ValueError as exc:
+        raise EngineError(f"cannot load {spec or where}: {exc}") from None
+    if adapter:
+        model = apply_adapter(model, adapter)
+    model.to(device)
+    model.eval()
+    if dtype == "int8":
+        from engine.quantize import quantize_int8
+
+        quantize_int8(model)
+    return kind, where, tokenizer, model
 
 
 def check_format(tokenizer: Any, fmt: FimFormat, name: str) -> frozenset[int]:
@@ -169,19 +202,7 @@ def load_model(
 ) -> LoadedModel:
     """Load `spec` (see `describe_source`) ready for generation, with an optional LoRA adapter."""
     started = time.perf_counter()
-    torch_dtype = _torch_dtype(dtype)
-    kind, where = resolve_model_dir(spec)
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(where)
-        model = AutoModelForCausalLM.from_pretrained(where, dtype=torch_dtype)
-    except OSError as exc:
-        if kind == "hub":
-            raise _hub_error(where, exc) from None
-        raise EngineError(f"cannot load the model in {where}: {exc}") from None
-    except ValueError as exc:
-        raise EngineError(f"cannot load {spec or where}: {exc}") from None
+    kind, where, tokenizer, model = load_weights(spec, dtype=dtype, device=device, adapter=adapter)
     name = spec or BUNDLED
     fmt = choose_format(tokenizer, model.config, fim_format)
     stop_ids = check_format(tokenizer, fmt, name)
@@ -190,10 +211,6 @@ def load_model(
         stop_ids |= {generation_eos}
     elif generation_eos:
         stop_ids |= set(generation_eos)
-    if adapter:
-        model = apply_adapter(model, adapter)
-    model.to(device)
-    model.eval()
     seconds = time.perf_counter() - started
     log.info("loaded %s (%s, FIM format %s, %s on %s) in %.1f s", name, kind, fmt.name, dtype, device, seconds)
     return LoadedModel(

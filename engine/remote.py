@@ -203,7 +203,7 @@ class OllamaBackend(HttpBackend):
 # --- choosing a backend --------------------------------------------------------
 
 #: `--backend` kinds.
-KINDS = ("local", "http", "llama.cpp", "openai", "ollama")
+KINDS = ("local", "generate", "http", "llama.cpp", "openai", "ollama")
 DEFAULT_URLS = {
     "http": "http://127.0.0.1:8012",
     "llama.cpp": "http://127.0.0.1:8080",
@@ -215,23 +215,32 @@ DEFAULT_URLS = {
 def backend_from_spec(kind: str, url: str | None = None, **options: Any) -> Backend:
     """Build a backend by kind; `options` are the kind's keyword arguments.
 
-    local: model, adapter, fim_format, dtype, context_tokens; http/llama.cpp:
+    local: model, adapter, fim_format, dtype, context_tokens, prompt_cache_mb, speculate;
+    generate (the plain-`generate` baseline): model, adapter, fim_format, dtype, context_tokens; http/llama.cpp:
     api_key, timeout; openai: model, api_key, timeout; ollama: model, timeout.
     Options that are None are ignored, so argparse namespaces pass straight through.
     """
     options = {k: v for k, v in options.items() if v is not None}
-    if kind == "local":
+    if kind in ("local", "generate"):
         if url:
-            raise EngineError("the local backend runs the model in this process; it takes no URL")
-        from engine.local import DEFAULT_CONTEXT_TOKENS, LocalBackend
+            raise EngineError(f"the {kind} backend runs the model in this process; it takes no URL")
+        from engine.local import DEFAULT_CONTEXT_TOKENS, DEFAULT_PROMPT_CACHE_MB, LocalBackend
         from engine.loading import load_model
 
         context_tokens = int(options.pop("context_tokens", DEFAULT_CONTEXT_TOKENS))
         if context_tokens <= 0:
             raise EngineError(f"context tokens must be positive, not {context_tokens}")
         known = {k: options[k] for k in ("adapter", "fim_format", "dtype") if k in options}
+        if kind == "generate":
+            from engine.baseline import PlainGenerateBackend
+
+            # The baseline is float32 unless told otherwise, whatever the engine's default is.
+            known.setdefault("dtype", "float32")
+            return PlainGenerateBackend(load_model(options.get("model"), **known), context_tokens=context_tokens)
         lm = load_model(options.get("model"), **known)
-        return LocalBackend(lm, context_tokens=context_tokens)
+        return LocalBackend(lm, context_tokens=context_tokens,
+                            prompt_cache_mb=float(options.get("prompt_cache_mb", DEFAULT_PROMPT_CACHE_MB)),
+                            speculate=_flag(options.get("speculate", True)))  # fmt: skip
     if kind not in DEFAULT_URLS:
         raise EngineError(f"unknown backend {kind!r}; choose one of {', '.join(KINDS)}")
     url = url or DEFAULT_URLS[kind]
@@ -243,6 +252,15 @@ def backend_from_spec(kind: str, url: str | None = None, **options: Any) -> Back
     if kind == "openai":
         return OpenAIBackend(url, model=options.get("model"), api_key=options.get("api_key"), timeout=timeout)
     return OllamaBackend(url, model=options.get("model", ""), timeout=timeout)
+
+
+def _flag(value: Any) -> bool:
+    """A boolean option that may come as text from a `--compare` spec."""
+    if isinstance(value, str):
+        if value.lower() not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
+            raise EngineError(f"expected true or false, not {value!r}")
+        return value.lower() in ("1", "true", "yes", "on")
+    return bool(value)
 
 
 def parse_backend_spec(spec: str) -> tuple[str, str | None, dict[str, str]]:
@@ -269,7 +287,7 @@ def add_backend_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("backend")
     group.add_argument("--backend", default="local", choices=KINDS,
                        help="where completions come from: local (this process, the model flags below), "
-                       "http (a `codegemma serve`), llama.cpp (/infill), openai (/v1/completions with suffix), "
+                       "generate (plain transformers generate in this process, the speed baseline), http (a `codegemma serve`), llama.cpp (/infill), openai (/v1/completions with suffix), "
                        "ollama (/api/generate) (default: local)")  # fmt: skip
     group.add_argument("--url", help="server URL for remote backends (defaults: "
                        + ", ".join(f"{k} {v}" for k, v in DEFAULT_URLS.items()) + ")")  # fmt: skip
@@ -281,14 +299,15 @@ def add_backend_arguments(parser: argparse.ArgumentParser) -> None:
 
 def backend_from_args(args: argparse.Namespace) -> Backend:
     """The backend `add_backend_arguments` + `add_model_arguments` flags describe."""
-    if args.backend == "local":
+    if args.backend in ("local", "generate"):
         if getattr(args, "threads", None):
             import torch
 
             torch.set_num_threads(args.threads)
-        return backend_from_spec("local", args.url, model=args.model, adapter=args.adapter,
-                                 fim_format=args.fim_format, dtype=args.dtype,
-                                 context_tokens=args.context_tokens)  # fmt: skip
+        return backend_from_spec(args.backend, args.url, model=args.model, adapter=args.adapter,
+                                 fim_format=args.fim_format, dtype=args.dtype, context_tokens=args.context_tokens,
+                                 prompt_cache_mb=getattr(args, "prompt_cache_mb", None),
+                                 speculate=not getattr(args, "no_speculate", False))  # fmt: skip
     for flag in ("adapter", "fim_format"):
         if getattr(args, flag, None):
             raise EngineError(f"--{flag.replace('_', '-')} only applies to --backend local")

@@ -1,0 +1,61 @@
+"""Speculative decoding: draft sources, and that drafts never change greedy output."""
+
+from __future__ import annotations
+
+from transformers import DynamicCache
+
+from engine.backend import CompletionRequest
+from engine.generation import generate
+from engine.local import LocalBackend
+from engine.speculation import Drafter, continuation_after_edit, lookup
+from fim.postprocess import completion_filter
+
+
+def test_lookup_takes_what_follows_the_latest_match():
+    seq = [1, 2, 3, 9, 9, 1, 2, 3, 7, 8]
+    assert lookup(seq, [5, 2, 3], limit=2) == [7, 8]
+    assert lookup(seq, [4, 4], limit=3) == []
+    # A match at the very end has nothing after it; an earlier one is used.
+    assert lookup([5, 6, 1, 5, 6], [5, 6], limit=2) == [1, 5]
+
+
+def test_drafter_follows_the_continuation_while_generation_agrees():
+    drafter = Drafter(continuation=[10, 11, 12, 13], sources=([1, 10, 11, 50, 51],), continuation_draft=2)
+    assert drafter.propose([]) == [10, 11]
+    assert drafter.propose([10, 11]) == [12, 13]
+    # Off the continuation, the prompt is searched by n-gram.
+    assert drafter.propose([7, 10, 11]) == [12, 13] or drafter.propose([7, 10, 11]) == [50, 51]
+
+
+def test_continuation_after_typing_through_or_deleting():
+    assert continuation_after_edit("x = ", "\n", "foo(1)", "x = fo", "\n") == "o(1)"
+    assert continuation_after_edit("x = fo", "\n", "o(1)", "x = ", "\n") == "foo(1)"
+    assert continuation_after_edit("x = ", "\n", "foo(1)", "x = b", "\n") == ""
+    assert continuation_after_edit("x = ", "\n", "foo(1)", "x = f", "\ny = 2") == ""
+
+
+def greedy(lm, prompt, drafter=None, max_tokens=24):
+    ids = lm.encode(prompt)
+    return generate(lm.model, lambda toks: lm.tokenizer.decode(toks), ids, cache=DynamicCache(config=lm.model.config),
+                    max_tokens=max_tokens, stop_ids=frozenset(), text_filter=completion_filter(stop_words=(), raw=True),
+                    drafter=drafter)  # fmt: skip
+
+
+def test_a_right_draft_saves_passes_and_a_wrong_one_changes_nothing(tiny_model):
+    prompt = "def add(a, b):\n    return "
+    plain = greedy(tiny_model, prompt)
+    tokens = tiny_model.encode(plain.text)
+    right = greedy(tiny_model, prompt, Drafter(continuation=tokens))
+    assert right.text == plain.text
+    assert right.forward_passes < plain.forward_passes / 2 and right.draft_accepted > 0
+    wrong = greedy(tiny_model, prompt, Drafter(continuation=[(t + 17) % 1000 for t in tokens]))
+    assert wrong.text == plain.text and wrong.draft_accepted == 0
+
+
+def test_backend_answers_the_same_with_and_without_speculation(tiny_model):
+    prefix = "".join(f"item_{i} = load({i})\n" for i in range(20)) + "item_20 = "
+    fast = LocalBackend(tiny_model, context_tokens=512)
+    plain = LocalBackend(tiny_model, context_tokens=512, speculate=False)
+    for typed in ("", "l", "lo", "loa"):
+        request = CompletionRequest(prefix=prefix + typed, suffix="\n", max_tokens=12, raw=True, cache_key="doc")
+        assert fast.complete(request).text == plain.complete(request).text

@@ -115,6 +115,107 @@ def prefill(model: Any, ids: list[int], cache: Any, start: int, cancel: CancelTo
     return logits
 
 
+class Decoding:
+    """One completion between forward passes: its tokens and text so far, and why it ended.
+
+    The decode loop (`generate`, or the batch scheduler for several requests
+    at once) picks a token from the logits, hands it to `feed`, and stops
+    feeding once `feed` says the completion is over.
+    """
+
+    def __init__(
+        self,
+        decode: Callable[[list[int]], str],
+        *,
+        prompt_tokens: int,
+        cached_tokens: int,
+        max_tokens: int,
+        stop_ids: frozenset[int],
+        text_filter: CompletionFilter,
+        sampling: Sampling = Sampling(),
+        cancel: CancelToken | None = None,
+        on_text: Callable[[str], None] | None = None,
+        time_limit_ms: float | None = None,
+        drafter: Drafter | None = None,
+    ) -> None:
+        self.started = time.perf_counter()
+        self.prompt_done = self.started
+        self.prompt_tokens, self.cached_tokens = prompt_tokens, cached_tokens
+        self.max_tokens, self.stop_ids, self.text_filter = max_tokens, stop_ids, text_filter
+        self.sampling, self.cancel, self.on_text, self.time_limit_ms = sampling, cancel, on_text, time_limit_ms
+        self.drafter = drafter if sampling.greedy else None
+        self.generator = None
+        if not sampling.greedy and sampling.seed is not None:
+            self.generator = torch.Generator().manual_seed(sampling.seed)
+        self.decoder = IncrementalDecoder(decode)
+        self.text, self.shown = "", 0
+        self.finish: FinishReason = "length"
+        self.stop_type: StopType = "limit"
+        self.word: str | None = None
+        self.passes = 0
+
+    @property
+    def cancelled(self) -> bool:
+        return self.cancel is not None and self.cancel.cancelled
+
+    def prefilled(self) -> None:
+        self.prompt_done = time.perf_counter()
+
+    def pick(self, logits: torch.Tensor) -> int:
+        return pick_token(logits, self.sampling, self.generator)
+
+    def feed(self, token: int) -> bool:
+        """Take the next token; False once the completion is over (the token may have ended it)."""
+        if token in self.stop_ids:
+            self.finish, self.stop_type = "stop", "eos"
+            return False
+        grown = self.decoder.push(token)
+        if len(grown) > len(self.text):  # otherwise a multi-byte character is incomplete
+            self.text = grown
+            verdict = self.text_filter.check(self.text)
+            if self.on_text is not None and verdict.stable > self.shown:
+                self.on_text(self.text[self.shown : verdict.stable])
+                self.shown = verdict.stable
+            if verdict.cut is not None:
+                # A completed unit counts as a natural end, as eos would.
+                self.finish, self.stop_type, self.word = "stop", "word" if verdict.word else "eos", verdict.word
+                return False
+            if self.time_limit_ms is not None and "\n" in self.text:
+                if (time.perf_counter() - self.prompt_done) * 1000 > self.time_limit_ms:
+                    self.finish, self.stop_type = "stop", "limit"
+                    return False
+        return len(self.decoder.ids) < self.max_tokens and not self.cancelled
+
+    def draft(self) -> list[int]:
+        """Tokens to check after the last one fed (none without a drafter)."""
+        if self.drafter is None:
+            return []
+        return self.drafter.propose(self.decoder.ids)[: self.max_tokens - len(self.decoder.ids) - 1]
+
+    def result(self) -> Generated:
+        """The final text (after the rules' last word) and the timings; call once, when feeding is over."""
+        if self.cancelled:
+            self.finish, self.stop_type = "cancelled", "none"
+        final, final_word = self.text_filter.finish(self.text)
+        if self.on_text is not None and len(final) > self.shown and final.startswith(self.text[: self.shown]):
+            self.on_text(final[self.shown :])
+        done = time.perf_counter()
+        return Generated(
+            text=final,
+            finish_reason=self.finish,
+            stop_type=self.stop_type,
+            stopping_word=self.word or final_word,
+            prompt_tokens=self.prompt_tokens,
+            cached_tokens=self.cached_tokens,
+            generated_tokens=len(self.decoder.ids),
+            prompt_ms=(self.prompt_done - self.started) * 1000,
+            generate_ms=(done - self.prompt_done) * 1000,
+            forward_passes=self.passes,
+            draft_proposed=self.drafter.proposed if self.drafter else 0,
+            draft_accepted=self.drafter.accepted if self.drafter else 0,
+        )
+
+
 def generate(
     model: Any,
     decode: Callable[[list[int]], str],
@@ -138,80 +239,30 @@ def generate(
     With a `drafter` and greedy sampling, each forward pass also scores the
     drafter's guess at the next tokens and keeps those the model agrees with.
     """
-    generator = None
-    if not sampling.greedy and sampling.seed is not None:
-        generator = torch.Generator().manual_seed(sampling.seed)
-    if not sampling.greedy:
-        drafter = None
-    started = time.perf_counter()
+    cached_tokens = min(cached_tokens, len(prompt_ids) - 1)  # the last token's logits are always computed
+    state = Decoding(decode, prompt_tokens=len(prompt_ids), cached_tokens=cached_tokens, max_tokens=max_tokens,
+                     stop_ids=stop_ids, text_filter=text_filter, sampling=sampling, cancel=cancel, on_text=on_text,
+                     time_limit_ms=time_limit_ms, drafter=drafter)  # fmt: skip
     with torch.inference_mode():
-        if cached_tokens >= len(prompt_ids):
-            # Everything is cached but the last token's logits: recompute that one.
-            crop_cache(cache, len(prompt_ids) - 1)
-            cached_tokens = len(prompt_ids) - 1
+        crop_cache(cache, cached_tokens)
         logits = prefill(model, prompt_ids, cache, cached_tokens, cancel)
-        prompt_done = time.perf_counter()
-        decoder = IncrementalDecoder(decode)
-        text, shown = "", 0
-        finish: FinishReason = "length"
-        stop_type: StopType = "limit"
-        word: str | None = None
+        state.prefilled()
         #: Tokens the model already chose (accepted draft tokens) whose KV is in the cache.
         confirmed: list[int] = []
-        steps = 0
         while confirmed or logits is not None:
             # A confirmed token is already in the cache; a picked one still has to be fed.
             fed = bool(confirmed)
-            token = confirmed.pop(0) if fed else pick_token(logits, sampling, generator)
-            if token in stop_ids:
-                finish, stop_type = "stop", "eos"
-                break
-            grown = decoder.push(token)
-            if len(grown) > len(text):  # otherwise a multi-byte character is incomplete
-                text = grown
-                verdict = text_filter.check(text)
-                if on_text is not None and verdict.stable > shown:
-                    on_text(text[shown : verdict.stable])
-                    shown = verdict.stable
-                if verdict.cut is not None:
-                    # A completed unit counts as a natural end, as eos would.
-                    finish, stop_type, word = "stop", "word" if verdict.word else "eos", verdict.word
-                    break
-                if time_limit_ms is not None and "\n" in text:
-                    if (time.perf_counter() - prompt_done) * 1000 > time_limit_ms:
-                        finish, stop_type = "stop", "limit"
-                        break
-            if len(decoder.ids) >= max_tokens:
-                break
-            if cancel is not None and cancel.cancelled:
+            token = confirmed.pop(0) if fed else state.pick(logits)
+            if not state.feed(token):
                 break
             if fed:
                 continue
-            draft = drafter.propose(decoder.ids)[: max_tokens - len(decoder.ids) - 1] if drafter else []
-            steps += 1
+            draft = state.draft()
+            state.passes += 1
             logits, confirmed = _step(model, cache, token, draft)
-            if drafter is not None and draft:
-                drafter.record(len(draft), len(confirmed))
-        if cancel is not None and cancel.cancelled:
-            finish, stop_type = "cancelled", "none"
-    final, final_word = text_filter.finish(text)
-    if on_text is not None and len(final) > shown and final.startswith(text[:shown]):
-        on_text(final[shown:])
-    done = time.perf_counter()
-    return Generated(
-        text=final,
-        finish_reason=finish,
-        stop_type=stop_type,
-        stopping_word=word or final_word,
-        prompt_tokens=len(prompt_ids),
-        cached_tokens=cached_tokens,
-        generated_tokens=len(decoder.ids),
-        prompt_ms=(prompt_done - started) * 1000,
-        generate_ms=(done - prompt_done) * 1000,
-        forward_passes=steps,
-        draft_proposed=drafter.proposed if drafter else 0,
-        draft_accepted=drafter.accepted if drafter else 0,
-    )
+            if state.drafter is not None and draft:
+                state.drafter.record(len(draft), len(confirmed))
+    return state.result()
 
 
 def _step(model: Any, cache: Any, token: int, draft: list[int]) -> tuple[torch.Tensor, list[int]]:

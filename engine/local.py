@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import logging
-import threading
+from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Any
 
 from engine.backend import CancelToken, Completion, CompletionRequest, TextCallback, Timings
-from engine.generation import Sampling, generate
+from engine.batching import DEFAULT_MAX_BATCH, BatchScheduler, Job
+from engine.generation import Decoding, Sampling
 from engine.loading import LoadedModel
-from engine.prompt_cache import DEFAULT_PROMPT_CACHE_MB, PromptCache
+from engine.prompt_cache import DEFAULT_PROMPT_CACHE_MB, PromptCache, crop_cache
 from engine.speculation import Drafter, continuation_after_edit
 from fim.budget import fit
 from fim.postprocess import completion_filter
@@ -36,6 +38,10 @@ def fitted_prompt_ids(lm: LoadedModel, request: CompletionRequest, context_token
     return lm.tokenizer.encode(prompt, add_special_tokens=True), fitted.truncated
 
 
+#: Cache keys whose last completion is remembered as a speculation draft.
+MAX_PREVIOUS = 256
+
+
 @dataclass(frozen=True)
 class _Previous:
     """The last completion for a cache key: where it was asked and what came back."""
@@ -46,24 +52,26 @@ class _Previous:
 
 
 class LocalBackend:
-    """Runs completions on a `LoadedModel`, one at a time, with a prompt cache per client and speculation.
+    """Runs completions on a `LoadedModel`: batched, with a prompt cache per client and speculation.
 
-    `prompt_cache_mb` bounds the KV caches kept between requests (LRU, one per
-    `cache_key`); `speculate` turns draft tokens from the previous completion
-    and the prompt on (greedy requests only).
+    Concurrent calls are decoded together by one `BatchScheduler` (up to
+    `max_batch` at once); `prompt_cache_mb` bounds the KV caches kept between
+    requests (LRU, one per `cache_key`); `speculate` turns on draft tokens from
+    the previous completion and the prompt (greedy requests only).
     """
 
     def __init__(self, lm: LoadedModel, *, context_tokens: int = DEFAULT_CONTEXT_TOKENS,
-                 prompt_cache_mb: float = DEFAULT_PROMPT_CACHE_MB, speculate: bool = True) -> None:  # fmt: skip
+                 prompt_cache_mb: float = DEFAULT_PROMPT_CACHE_MB, speculate: bool = True,
+                 max_batch: int = DEFAULT_MAX_BATCH) -> None:  # fmt: skip
         from transformers import DynamicCache
 
         self.lm = lm
         self.context_tokens = context_tokens
         self.speculate = speculate
         self.name = f"local:{lm.name}"
-        self._lock = threading.Lock()
+        self.scheduler = BatchScheduler(lm.model, max_batch=max_batch)
         self.prompt_cache = PromptCache(lambda: DynamicCache(config=lm.model.config), int(prompt_cache_mb * 2**20))
-        self._previous: dict[str, _Previous] = {}
+        self._previous: OrderedDict[str, _Previous] = OrderedDict()
 
     def prompt_ids(self, request: CompletionRequest) -> tuple[list[int], bool]:
         return fitted_prompt_ids(self.lm, request, self.context_tokens)
@@ -93,34 +101,24 @@ class LocalBackend:
             stop_words=stops, prefix=request.prefix, suffix=request.suffix, raw=request.raw, n_indent=request.n_indent,
             language=request_language(request))
         sampling = Sampling(request.temperature, request.top_p, request.top_k, request.seed)
-        drafter = self.drafter(request, key, ids)
-        while not self._lock.acquire(timeout=0.05):
-            if cancel is not None and cancel.cancelled:
-                return Completion("", "cancelled", "none", request_id=request.request_id, truncated=truncated)
-        try:
-            cache, reused = self.prompt_cache.checkout(key, ids)
-            result = generate(
-                self.lm.model,
-                self._decode,
-                ids,
-                cache=cache,
-                cached_tokens=reused,
-                max_tokens=request.max_tokens,
-                stop_ids=self.lm.stop_ids,
-                text_filter=text_filter,
-                sampling=sampling,
-                cancel=cancel,
-                on_text=on_text,
-                time_limit_ms=request.time_limit_ms,
-                drafter=drafter,
-            )
+        cache, reused = self.prompt_cache.checkout(key, ids)
+        filled = min(reused, len(ids) - 1)  # the last prompt token's logits are always computed
+        crop_cache(cache, filled)
+        state = Decoding(self._decode, prompt_tokens=len(ids), cached_tokens=filled, max_tokens=request.max_tokens,
+                         stop_ids=self.lm.stop_ids, text_filter=text_filter, sampling=sampling, cancel=cancel,
+                         on_text=on_text, time_limit_ms=request.time_limit_ms,
+                         drafter=self.drafter(request, key, ids))  # fmt: skip
+
+        def release(used: Any) -> None:
             # Keep the prompt, not the completion: the next request shares the prompt's start.
-            kept = min(cache.get_seq_length(), len(ids))
-            self.prompt_cache.checkin(key, ids[:kept], cache)
-        finally:
-            self._lock.release()
+            self.prompt_cache.checkin(key, ids[: min(used.get_seq_length(), len(ids))], used)
+
+        result = self.scheduler.run(Job(ids=ids, cache=cache, state=state, release=release, filled=filled))
         if result.finish_reason != "cancelled":
+            self._previous.pop(key, None)
             self._previous[key] = _Previous(request.prefix, request.suffix, result.text)
+            while len(self._previous) > MAX_PREVIOUS:
+                self._previous.popitem(last=False)
         timings = Timings(
             prompt_tokens=result.prompt_tokens,
             cached_tokens=result.cached_tokens,
@@ -148,5 +146,6 @@ class LocalBackend:
         return self.lm.tokenizer.decode(ids, skip_special_tokens=False)
 
     def close(self) -> None:
+        self.scheduler.close()
         self.prompt_cache.clear()
         self._previous.clear()

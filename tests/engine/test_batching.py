@@ -1,0 +1,79 @@
+"""Continuous batching: concurrent requests are decoded together and answer as if alone."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from engine.backend import CancelToken, CompletionRequest
+from engine.local import LocalBackend
+
+PREFIXES = ["def add(a, b):\n    return ", "import os\n\nfor name in ", "class Point:\n    def __init__(self", "x = ["]
+
+
+def requests(max_tokens=24):
+    return [CompletionRequest(prefix=p * (1 + i), suffix="\n", max_tokens=max_tokens, raw=True, cache_key=f"doc{i}")
+            for i, p in enumerate(PREFIXES)]  # fmt: skip
+
+
+def concurrently(backend, reqs, cancels=None):
+    out: dict[int, object] = {}
+    threads = [threading.Thread(target=lambda i=i, r=r: out.__setitem__(i, backend.complete(r, cancel=(cancels or {}).get(i))))
+               for i, r in enumerate(reqs)]  # fmt: skip
+    for t in threads:
+        t.start()
+    return threads, out
+
+
+def test_concurrent_requests_are_batched_and_answer_as_alone(tiny_model):
+    alone = LocalBackend(tiny_model, context_tokens=512, speculate=False)
+    expected = [alone.complete(r).text for r in requests()]
+    backend = LocalBackend(tiny_model, context_tokens=512, speculate=False)
+    threads, out = concurrently(backend, requests())
+    for t in threads:
+        t.join(timeout=60)
+    assert backend.scheduler.widest_batch >= 2
+    assert [out[i].text for i in range(len(PREFIXES))] == expected
+    backend.close()
+
+
+def test_a_cancelled_request_leaves_the_batch_and_the_others_finish(tiny_model):
+    backend = LocalBackend(tiny_model, context_tokens=512)
+    long = [CompletionRequest(prefix=p, max_tokens=100_000, raw=True, cache_key=f"long{i}")
+            for i, p in enumerate(PREFIXES[:2])]  # fmt: skip
+    cancels = {0: CancelToken(), 1: CancelToken()}
+    threads, out = concurrently(backend, long, cancels)
+    time.sleep(0.5)
+    cancels[0].cancel()
+    threads[0].join(timeout=5)
+    assert not threads[0].is_alive() and out[0].finish_reason == "cancelled"
+    # The other one is still generating, and a new request is served alongside it.
+    assert threads[1].is_alive()
+    short = backend.complete(CompletionRequest(prefix="y = ", max_tokens=4, raw=True))
+    assert short.timings.generated_tokens == 4
+    cancels[1].cancel()
+    threads[1].join(timeout=5)
+    assert not threads[1].is_alive() and out[1].finish_reason == "cancelled"
+    backend.close()
+
+
+def test_scheduler_survives_a_failing_request(tiny_model, monkeypatch):
+    backend = LocalBackend(tiny_model, context_tokens=512)
+    calls = {"n": 0}
+    real = backend.scheduler.model
+
+    def flaky(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("out of memory")
+        return real(*args, **kwargs)
+
+    backend.scheduler.model = flaky
+    try:
+        backend.complete(CompletionRequest(prefix="a = ", max_tokens=2, raw=True))
+    except RuntimeError as exc:
+        assert "out of memory" in str(exc)
+    else:
+        raise AssertionError("the model's error was not raised to the caller")
+    assert backend.complete(CompletionRequest(prefix="b = ", max_tokens=2, raw=True)).timings.generated_tokens == 2
+    backend.close()

@@ -48,8 +48,10 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
         help="force a FIM prompt format instead of detecting it from the tokenizer "
         "(codegemma, codegemma-spm, codegemma-spm-v2, qwen2.5-coder, starcoder2, deepseek-coder, codellama, ...)",
     )
-    group.add_argument("--dtype", default="float32", choices=DTYPES,
-                       help="weight type (float32 is fastest on CPUs without native bf16)")  # fmt: skip
+    group.add_argument("--dtype", default="auto", choices=DTYPES,
+                       help="weight type: auto (int8 decode weights on CPUs with native bf16, else float32), "
+                       "float32, bfloat16, float16, or int8 (a bf16 model with int8 weights for decode steps) "
+                       "(default: auto)")  # fmt: skip
     group.add_argument("--context-tokens", type=int, default=1024,
                        help="token budget for prefix + suffix + other files; text farthest from the cursor "
                        "is dropped in whole lines (default: 1024)")  # fmt: skip

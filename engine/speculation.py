@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 MAX_NGRAM = 4
 MIN_NGRAM = 2
 #: Draft length from a prompt match, and from the previous completion (usually right for longer).
-LOOKUP_DRAFT = 8
+LOOKUP_DRAFT = 4
 CONTINUATION_DRAFT = 16
 
 

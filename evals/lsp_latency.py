@@ -57,7 +57,7 @@ async def measure(path: Path, requests: int, max_tokens: int, context_tokens: in
     await client.initialize_async(types.InitializeParams(capabilities=types.ClientCapabilities()))
     client.initialized(types.InitializedParams())
     client.text_document_did_open(types.DidOpenTextDocumentParams(types.TextDocumentItem(uri, "python", 1, text)))
-    bare = LocalBackend(load_model(None), context_tokens=context_tokens)
+    bare = LocalBackend(load_model(None, dtype="auto"), context_tokens=context_tokens)  # as `codegemma lsp` loads it
 
     async def via_lsp(position: types.Position) -> tuple[float, str]:
         params = types.InlineCompletionParams(

@@ -65,8 +65,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--debounce-ms", type=int, default=defaults.debounce_ms,
                        help="wait this long before starting a request; a newer one in the meantime wins (default: 0, "
                        "the editor debounces)")  # fmt: skip
-    parser.add_argument("--dtype", default="float32", choices=DTYPES,
-                        help="weight type of local models (float32 is fastest on CPUs without native bf16)")  # fmt: skip
+    parser.add_argument("--dtype", default="auto", choices=DTYPES,
+                        help="weight type of local models: auto (int8 decode weights on CPUs with native bf16, else "
+                        "float32), float32, bfloat16, float16, int8 (default: auto)")  # fmt: skip
     parser.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: all cores)")
 
 

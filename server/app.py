@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets
+import sys
 import time
 from typing import Any, AsyncIterator
 
@@ -100,6 +101,8 @@ def create_app(service: CompletionService, *, api_key: str | None = None) -> Fas
             device="cpu",
             dtype=service.dtype,
             error=service.error,
+            peak_rss_mb=peak_rss_mb(),
+            prompt_cache=service.prompt_cache_stats(),
         )
         return JSONResponse(body.model_dump(), status_code=200 if service.status == "ok" else 503)
 
@@ -143,6 +146,16 @@ def create_app(service: CompletionService, *, api_key: str | None = None) -> Fas
         return infill_response(done, model, body.response_fields)
 
     return app
+
+
+def peak_rss_mb() -> float | None:
+    """The process's peak resident set size (Linux and macOS report it in different units)."""
+    try:
+        import resource
+    except ImportError:  # Windows
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return round(peak / (2**20 if sys.platform == "darwin" else 2**10), 1)
 
 
 def _log_done(req: CompletionRequest, done: Completion) -> None:

@@ -163,8 +163,16 @@ class InfillRequest(Lenient):
             raw=self.raw,
             n_indent=self.n_indent,
             time_limit_ms=self.t_max_predict_ms or None,
-            cache_key=client,
+            cache_key=self.cache_key(client),
         )
+
+    def cache_key(self, client: str | None) -> str | None:
+        """Whose prompt cache this request uses: the client's slot, else its file, else the client."""
+        if client is None:
+            return None
+        if self.id_slot >= 0:
+            return f"{client}#slot{self.id_slot}"
+        return f"{client}:{self.path}" if self.path else client
 
 
 def infill_timings(completion: Completion) -> dict[str, float]:
@@ -214,6 +222,10 @@ class Health(BaseModel):
     device: str | None = None
     dtype: str | None = None
     error: str | None = None
+    #: Peak resident memory of the server process so far (MiB).
+    peak_rss_mb: float | None = None
+    #: KV caches kept between requests: entries, MiB held and the `--prompt-cache-mb` bound.
+    prompt_cache: dict[str, float] | None = None
 
 
 class ModelCard(BaseModel):

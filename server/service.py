@@ -75,6 +75,13 @@ class CompletionService:
         log.info("ready in %.1f s: %s", time.perf_counter() - started, backend.name)
         self._ready.set()
 
+    def prompt_cache_stats(self) -> dict[str, float] | None:
+        """What the backend's prompt cache holds, if it has one."""
+        pool = getattr(self.backend, "prompt_cache", None)
+        if pool is None:
+            return None
+        return {"entries": len(pool), "mb": round(pool.nbytes / 2**20, 1), "limit_mb": round(pool.max_bytes / 2**20, 1)}
+
     def wait_ready(self, timeout: float | None = None) -> bool:
         return self._ready.wait(timeout)
 

@@ -55,6 +55,7 @@ class Spy:
         self.backend = backend
         self.name = backend.name
         self.lm = backend.lm
+        self.prompt_cache = backend.prompt_cache
         self.done: list = []
         self.gate = threading.Event()
         self.gate.set()

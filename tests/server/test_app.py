@@ -31,6 +31,15 @@ def test_health_and_models(tiny_server):
     assert models["object"] == "list" and len(models["data"]) == 1
 
 
+def test_health_reports_memory_and_the_prompt_cache(tiny_server):
+    httpx.post(f"{tiny_server}/infill", json={"input_prefix": "x = ", "input_suffix": "\n", "n_predict": 2,
+                                              "path": "a.py"}, timeout=60)  # fmt: skip
+    health = httpx.get(f"{tiny_server}/health").json()
+    assert health["peak_rss_mb"] > 100
+    cache = health["prompt_cache"]
+    assert cache["entries"] >= 1 and cache["mb"] <= cache["limit_mb"] == 512
+
+
 def test_openai_completion_shape(tiny_server):
     body = httpx.post(f"{tiny_server}/v1/completions", json={**FIM, "max_tokens": 5}, timeout=60).json()
     assert body["object"] == "text_completion" and body["id"]

@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 
 #: Requests decoded together at most; more wait for a free slot.
 DEFAULT_MAX_BATCH = 8
+#: How often a caller waiting for a slot checks whether it was cancelled (seconds).
+CANCEL_POLL_S = 0.05
 
 
 @dataclass
@@ -56,6 +58,8 @@ class Job:
     result: Generated | None = None
     error: BaseException | None = None
     done: threading.Event = field(default_factory=threading.Event)
+    #: Taken by the scheduler when it admits the job, or by the caller giving up before that.
+    claim: threading.Lock = field(default_factory=threading.Lock)
 
 
 class BatchScheduler:
@@ -77,7 +81,12 @@ class BatchScheduler:
                 self._thread = threading.Thread(target=self._loop, name="batch-scheduler", daemon=True)
                 self._thread.start()
         self._incoming.put(job)
-        job.done.wait()
+        while not job.done.wait(CANCEL_POLL_S):
+            if job.state.cancelled and job.claim.acquire(blocking=False):
+                # Cancelled while every slot was busy: the scheduler will skip it.
+                job.result = job.state.result()
+                job.release(job.cache)
+                return job.result
         if job.error is not None:
             raise job.error
         assert job.result is not None
@@ -132,6 +141,8 @@ class BatchScheduler:
                 for j in filling + running:
                     self._end(j)
                 return False
+            if not job.claim.acquire(blocking=False):
+                continue  # its caller gave up waiting
             filling.append(job)
             block = False
         return True

@@ -188,7 +188,27 @@ def load_weights(spec: str | None, *, dtype: str = "float32", device: str = "cpu
         from engine.quantize import quantize_int8
 
         quantize_int8(model)
+    release_freed_memory()
     return kind, where, tokenizer, model
+
+
+def release_freed_memory() -> None:
+    """Hand the heap that loading freed (float32 copies, conversion buffers) back to the OS.
+
+    glibc keeps freed blocks for reuse, so without this the server's resident
+    memory stays at the load's peak for its whole life. Elsewhere a no-op.
+    """
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    if not name:
+        return
+    try:
+        trim = ctypes.CDLL(name).malloc_trim
+    except (OSError, AttributeError):  # not glibc
+        return
+    trim(0)
 
 
 def check_format(tokenizer: Any, fmt: FimFormat, name: str) -> frozenset[int]:

@@ -234,8 +234,9 @@ def backend_from_spec(kind: str, url: str | None = None, **options: Any) -> Back
         if kind == "generate":
             from engine.baseline import PlainGenerateBackend
 
-            # The baseline is float32 unless told otherwise, whatever the engine's default is.
-            known.setdefault("dtype", "float32")
+            # The baseline is float32 unless a type is named, whatever the engine's `auto` picks.
+            if known.get("dtype", "auto") == "auto":
+                known["dtype"] = "float32"
             return PlainGenerateBackend(load_model(options.get("model"), **known), context_tokens=context_tokens)
         lm = load_model(options.get("model"), **known)
         return LocalBackend(lm, context_tokens=context_tokens,

@@ -38,6 +38,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from engine.loading import DTYPES
+
 #: Regular expressions for code tokens, each with a name for the report.
 CODE_PATTERNS: dict[str, re.Pattern[str]] = {
     "fence": re.compile(r"```"),
@@ -169,6 +171,8 @@ def main(argv: list[str] | None = None) -> int:
                         "(default: inline)")  # fmt: skip
     parser.add_argument("--red-team", action="store_true",
                         help="ask without the tutoring rules and examples, inviting code: stress-tests the guard")  # fmt: skip
+    parser.add_argument("--dtype", default="auto", choices=DTYPES,
+                        help="weight type of the hint model, as `codegemma lsp --dtype` (default: auto)")  # fmt: skip
     parser.add_argument("--out", type=Path, default=Path("hint_leaks.jsonl"), help="results file (JSONL, resumable)")
     args = parser.parse_args(argv)
     points = [float(p) for p in args.points.split(",") if p.strip()]
@@ -190,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
             if line.strip():
                 row = json.loads(line)
                 done[row["key"]] = row
-    chat = load_chat_model(args.hint_model)
+    chat = load_chat_model(args.hint_model, dtype=args.dtype)
     jobs = [(p, point) for p in problems for point in points if f"{p['task_id']}@{point}" not in done]
     with open(args.out, "a", encoding="utf-8") as sink:
         for problem, point in tqdm(jobs, desc="hints", unit="hint"):

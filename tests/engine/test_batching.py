@@ -77,3 +77,21 @@ def test_scheduler_survives_a_failing_request(tiny_model, monkeypatch):
         raise AssertionError("the model's error was not raised to the caller")
     assert backend.complete(CompletionRequest(prefix="b = ", max_tokens=2, raw=True)).timings.generated_tokens == 2
     backend.close()
+
+
+def test_a_request_cancelled_while_every_slot_is_busy_returns_at_once(tiny_model):
+    backend = LocalBackend(tiny_model, context_tokens=512, max_batch=1)
+    busy = CancelToken()
+    threads, out = concurrently(backend, [CompletionRequest(prefix="x = ", max_tokens=100_000, raw=True)], {0: busy})
+    time.sleep(0.3)
+    waiting = CancelToken()
+    waiting.cancel()
+    started = time.perf_counter()
+    late = backend.complete(CompletionRequest(prefix="y = ", max_tokens=4, raw=True), cancel=waiting)
+    assert late.finish_reason == "cancelled" and time.perf_counter() - started < 1
+    busy.cancel()
+    threads[0].join(timeout=5)
+    assert not threads[0].is_alive()
+    # The slot is free again and serves the next request.
+    assert backend.complete(CompletionRequest(prefix="z = ", max_tokens=3, raw=True)).timings.generated_tokens == 3
+    backend.close()

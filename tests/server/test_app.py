@@ -202,3 +202,12 @@ def test_client_disconnect_cancels_generation(tiny_backend, stream):
         cancelled = tiny_backend.done[-1]
         assert cancelled.finish_reason == "cancelled"
         assert cancelled.timings.generated_tokens < 4096
+
+
+def test_prompt_cache_key_follows_slot_then_file_then_client():
+    from server.protocol import InfillRequest
+
+    assert InfillRequest(input_prefix="x", id_slot=2, path="a.py").cache_key("10.0.0.1") == "10.0.0.1#slot2"
+    assert InfillRequest(input_prefix="x", path="a.py").cache_key("10.0.0.1") == "10.0.0.1:a.py"
+    assert InfillRequest(input_prefix="x").cache_key("10.0.0.1") == "10.0.0.1"
+    assert InfillRequest(input_prefix="x").cache_key(None) is None

@@ -87,6 +87,8 @@ class Completion:
     #: True when the prompt had to be cut to fit the context budget.
     truncated: bool = False
     request_id: str = ""
+    #: True when the answer is the rest of the previous completion, typed through (no model call).
+    reused: bool = False
 
 
 class Cancelled(Exception):

@@ -62,6 +62,9 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--no-speculate", action="store_true",
                        help="switch off speculative decoding (drafts from the previous completion and the prompt, "
                        "checked by the model; greedy requests only)")  # fmt: skip
+    group.add_argument("--no-reuse", action="store_true",
+                       help="ask the model every time, even when the user has typed the start of the previous "
+                       "completion (by default the rest of it is the answer, at once)")  # fmt: skip
 
 
 def load_backend(args: argparse.Namespace):
@@ -79,7 +82,8 @@ def load_backend(args: argparse.Namespace):
         torch.set_num_threads(args.threads)
     return backend_from_spec("local", model=args.model, adapter=args.adapter, fim_format=args.fim_format,
                              dtype=args.dtype, context_tokens=args.context_tokens,
-                             prompt_cache_mb=args.prompt_cache_mb, speculate=not args.no_speculate)  # fmt: skip
+                             prompt_cache_mb=args.prompt_cache_mb, speculate=not args.no_speculate,
+                             reuse=not args.no_reuse)  # fmt: skip
 
 
 def _user_error_types() -> tuple[type[BaseException], ...]:

@@ -44,11 +44,37 @@ MAX_PREVIOUS = 256
 
 @dataclass(frozen=True)
 class _Previous:
-    """The last completion for a cache key: where it was asked and what came back."""
+    """The last completion for a cache key: where it was asked, with what settings, and what came back."""
 
     prefix: str
     suffix: str
     text: str
+    finish_reason: str
+    settings: tuple
+
+
+def _settings(request: CompletionRequest) -> tuple:
+    """Everything about a request but its prefix and id: two requests that agree here differ only in the prefix."""
+    return (request.suffix, request.path, request.context, request.language, request.max_tokens, request.temperature,
+            request.stop, request.raw, request.n_indent)  # fmt: skip
+
+
+def typed_through(previous: _Previous | None, request: CompletionRequest) -> str | None:
+    """The rest of the previous completion when the user has typed its start, else None.
+
+    This is typing through the ghost text: the model's greedy answer for the
+    longer prefix is the rest of what it already wrote. Only complete greedy
+    answers are reused, never a whitespace-only rest.
+    """
+    if previous is None or request.temperature > 0 or previous.finish_reason != "stop":
+        return None
+    if previous.settings != _settings(request) or not request.prefix.startswith(previous.prefix):
+        return None
+    typed = request.prefix[len(previous.prefix) :]
+    if not typed or not previous.text.startswith(typed):
+        return None
+    rest = previous.text[len(typed) :]
+    return rest if rest.strip() else None
 
 
 class LocalBackend:
@@ -57,17 +83,20 @@ class LocalBackend:
     Concurrent calls are decoded together by one `BatchScheduler` (up to
     `max_batch` at once); `prompt_cache_mb` bounds the KV caches kept between
     requests (LRU, one per `cache_key`); `speculate` turns on draft tokens from
-    the previous completion and the prompt (greedy requests only).
+    the previous completion and the prompt (greedy requests only); `reuse`
+    answers a keystroke that types the start of the previous completion with
+    the rest of it, without the model.
     """
 
     def __init__(self, lm: LoadedModel, *, context_tokens: int = DEFAULT_CONTEXT_TOKENS,
                  prompt_cache_mb: float = DEFAULT_PROMPT_CACHE_MB, speculate: bool = True,
-                 max_batch: int = DEFAULT_MAX_BATCH) -> None:  # fmt: skip
+                 max_batch: int = DEFAULT_MAX_BATCH, reuse: bool = True) -> None:  # fmt: skip
         from transformers import DynamicCache
 
         self.lm = lm
         self.context_tokens = context_tokens
         self.speculate = speculate
+        self.reuse = reuse
         self.name = f"local:{lm.name}"
         self.scheduler = BatchScheduler(lm.model, max_batch=max_batch)
         self.prompt_cache = PromptCache(lambda: DynamicCache(config=lm.model.config), int(prompt_cache_mb * 2**20))
@@ -94,8 +123,17 @@ class LocalBackend:
         cancel: CancelToken | None = None,
         on_text: TextCallback | None = None,
     ) -> Completion:
-        ids, truncated = self.prompt_ids(request)
         key = request.cache_key or ""
+        if self.reuse:
+            rest = typed_through(self._previous.get(key), request)
+            if rest is not None:
+                self._remember(key, request, rest, "stop")
+                if on_text is not None:
+                    on_text(rest)
+                log.info("%s: typed through the previous completion; %d characters left", request.request_id,
+                         len(rest))  # fmt: skip
+                return Completion(rest, "stop", "eos", request_id=request.request_id, reused=True)
+        ids, truncated = self.prompt_ids(request)
         stops = (*self.lm.fim_format.family.stop_strings, *request.stop)
         text_filter = completion_filter(
             stop_words=stops, prefix=request.prefix, suffix=request.suffix, raw=request.raw, n_indent=request.n_indent,
@@ -115,10 +153,7 @@ class LocalBackend:
 
         result = self.scheduler.run(Job(ids=ids, cache=cache, state=state, release=release, filled=filled))
         if result.finish_reason != "cancelled":
-            self._previous.pop(key, None)
-            self._previous[key] = _Previous(request.prefix, request.suffix, result.text)
-            while len(self._previous) > MAX_PREVIOUS:
-                self._previous.popitem(last=False)
+            self._remember(key, request, result.text, result.finish_reason)
         timings = Timings(
             prompt_tokens=result.prompt_tokens,
             cached_tokens=result.cached_tokens,
@@ -141,6 +176,12 @@ class LocalBackend:
             truncated=truncated,
             request_id=request.request_id,
         )
+
+    def _remember(self, key: str, request: CompletionRequest, text: str, finish_reason: str) -> None:
+        self._previous.pop(key, None)
+        self._previous[key] = _Previous(request.prefix, request.suffix, text, finish_reason, _settings(request))
+        while len(self._previous) > MAX_PREVIOUS:
+            self._previous.popitem(last=False)
 
     def _decode(self, ids: list[int]) -> str:
         return self.lm.tokenizer.decode(ids, skip_special_tokens=False)

@@ -215,7 +215,7 @@ DEFAULT_URLS = {
 def backend_from_spec(kind: str, url: str | None = None, **options: Any) -> Backend:
     """Build a backend by kind; `options` are the kind's keyword arguments.
 
-    local: model, adapter, fim_format, dtype, context_tokens, prompt_cache_mb, speculate;
+    local: model, adapter, fim_format, dtype, context_tokens, prompt_cache_mb, speculate, reuse;
     generate (the plain-`generate` baseline): model, adapter, fim_format, dtype, context_tokens; http/llama.cpp:
     api_key, timeout; openai: model, api_key, timeout; ollama: model, timeout.
     Options that are None are ignored, so argparse namespaces pass straight through.
@@ -241,7 +241,8 @@ def backend_from_spec(kind: str, url: str | None = None, **options: Any) -> Back
         lm = load_model(options.get("model"), **known)
         return LocalBackend(lm, context_tokens=context_tokens,
                             prompt_cache_mb=float(options.get("prompt_cache_mb", DEFAULT_PROMPT_CACHE_MB)),
-                            speculate=_flag(options.get("speculate", True)))  # fmt: skip
+                            speculate=_flag(options.get("speculate", True)),
+                            reuse=_flag(options.get("reuse", True)))  # fmt: skip
     if kind not in DEFAULT_URLS:
         raise EngineError(f"unknown backend {kind!r}; choose one of {', '.join(KINDS)}")
     url = url or DEFAULT_URLS[kind]
@@ -308,7 +309,8 @@ def backend_from_args(args: argparse.Namespace) -> Backend:
         return backend_from_spec(args.backend, args.url, model=args.model, adapter=args.adapter,
                                  fim_format=args.fim_format, dtype=args.dtype, context_tokens=args.context_tokens,
                                  prompt_cache_mb=getattr(args, "prompt_cache_mb", None),
-                                 speculate=not getattr(args, "no_speculate", False))  # fmt: skip
+                                 speculate=not getattr(args, "no_speculate", False),
+                                 reuse=not getattr(args, "no_reuse", False))  # fmt: skip
     for flag in ("adapter", "fim_format"):
         if getattr(args, flag, None):
             raise EngineError(f"--{flag.replace('_', '-')} only applies to --backend local")

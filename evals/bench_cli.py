@@ -162,13 +162,16 @@ def latency_table(summaries: dict[str, dict[str, Any]], concurrency: int) -> str
 
     baseline = next(iter(summaries.values()))["median_ms"]
     headers = ["backend", "clients", "requests", "errors", "median s", "p90 s", "first text s", "prompt tok/s",
-               "gen tok/s", "typing 1st s", "typing later s", "typing later p90 s", "median vs 1st row"]  # fmt: skip
+               "gen tok/s", "typing 1st s", "typing later s", "typing later p90 s", "typed through %",
+               "typing later, model s", "median vs 1st row"]  # fmt: skip
     rows = []
     for label, s in summaries.items():
         rows.append([
             label, concurrency, s["requests"], s["errors"], s["median_ms"] / 1000, s["p90_ms"] / 1000,
             s["first_text_median_ms"] / 1000, s["prompt_tokens_per_s"], s["generated_tokens_per_s"],
             s["typing_first_median_ms"] / 1000, s["typing_after_first_median_ms"] / 1000,
-            s["typing_after_first_p90_ms"] / 1000, f"{s['median_ms'] / baseline:.2f}x" if baseline == baseline else "-",
+            s["typing_after_first_p90_ms"] / 1000, 100 * s["typing_after_first_reused_share"],
+            s["typing_after_first_model_median_ms"] / 1000,
+            f"{s['median_ms'] / baseline:.2f}x" if baseline == baseline else "-",
         ])  # fmt: skip
     return format_table(headers, rows)

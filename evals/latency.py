@@ -41,6 +41,8 @@ class Sample:
     error: str | None = None
     #: Client threads replaying at once when this was measured.
     concurrency: int = 1
+    #: Answered with the rest of the previous completion (typed through), no model call.
+    reused: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -76,6 +78,8 @@ def measure(backend: Backend, label: str, request: BenchRequest, *, max_tokens: 
         generated_tokens=t.generated_tokens,
         generate_ms=t.generate_ms,
         finish_reason=done.finish_reason,
+        # Over HTTP a reused answer shows as one that read no prompt.
+        reused=done.reused or (t.prompt_tokens == 0 and bool(done.text)),
     )
 
 
@@ -136,6 +140,7 @@ def summarize(samples: Iterable[Sample], wall_ms: float | None = None) -> dict[s
     files = [s.latency_ms for s in ok if s.kind == "file"]
     typing_first = [s.latency_ms for s in ok if s.kind == "typing" and s.step == 0]
     typing_later = [s.latency_ms for s in ok if s.kind == "typing" and s.step > 0]
+    typing_later_model = [s.latency_ms for s in ok if s.kind == "typing" and s.step > 0 and not s.reused]
     all_ms = [s.latency_ms for s in ok]
     first_text = [s.first_text_ms for s in ok if s.first_text_ms is not None]
     timed_prompt = [s for s in ok if s.prompt_ms > 0]
@@ -151,6 +156,10 @@ def summarize(samples: Iterable[Sample], wall_ms: float | None = None) -> dict[s
         "typing_first_median_ms": percentile(typing_first, 50),
         "typing_after_first_median_ms": percentile(typing_later, 50),
         "typing_after_first_p90_ms": percentile(typing_later, 90),
+        # Later keystrokes answered from the previous completion, and the median of the others.
+        "typing_after_first_reused_share": (len(typing_later) - len(typing_later_model)) / len(typing_later)
+        if typing_later else float("nan"),
+        "typing_after_first_model_median_ms": percentile(typing_later_model, 50),
         # Prompt tokens the server actually computed (cache hits excluded) per second of prompt time.
         "prompt_tokens_per_s": rate(sum(s.prompt_tokens - s.cached_tokens for s in timed_prompt),
                                     sum(s.prompt_ms for s in timed_prompt)),  # fmt: skip

@@ -59,3 +59,34 @@ def test_backend_answers_the_same_with_and_without_speculation(tiny_model):
     for typed in ("", "l", "lo", "loa"):
         request = CompletionRequest(prefix=prefix + typed, suffix="\n", max_tokens=12, raw=True, cache_key="doc")
         assert fast.complete(request).text == plain.complete(request).text
+
+
+def test_typing_the_start_of_the_previous_completion_answers_with_the_rest(tiny_model):
+    from dataclasses import replace
+
+    backend = LocalBackend(tiny_model, context_tokens=512)
+    asked = CompletionRequest(prefix="total = ", suffix="\n", max_tokens=12, cache_key="doc")
+    backend._remember("doc", asked, "sum(values)", "stop")
+    typed = replace(asked, prefix="total = su", request_id="r2")
+    out = backend.complete(typed)
+    assert out.reused and out.text == "m(values)" and backend.scheduler.widest_batch == 0
+    # Typing on through it keeps answering from it.
+    assert backend.complete(replace(typed, prefix="total = sum(", request_id="r3")).text == "values)"
+    # A character that disagrees, another file's key, or sampling goes to the model.
+    for other in (replace(asked, prefix="total = sx"), replace(asked, prefix="total = su", cache_key="other"),
+                  replace(asked, prefix="total = su", temperature=0.7)):  # fmt: skip
+        assert not backend.complete(other).reused
+    backend.close()
+
+
+def test_reuse_needs_a_finished_answer_the_same_settings_and_more_than_whitespace():
+    from engine.local import _Previous, _settings, typed_through
+
+    asked = CompletionRequest(prefix="x = ", suffix="\n", max_tokens=8)
+    done = _Previous("x = ", "\n", "f(1)  ", "stop", _settings(asked))
+    later = CompletionRequest(prefix="x = f", suffix="\n", max_tokens=8)
+    assert typed_through(done, later) == "(1)  "
+    assert typed_through(_Previous("x = ", "\n", "f(1)", "length", _settings(asked)), later) is None
+    assert typed_through(done, CompletionRequest(prefix="x = f", suffix="\ny\n", max_tokens=8)) is None
+    assert typed_through(done, CompletionRequest(prefix="x = f(1)", suffix="\n", max_tokens=8)) is None
+    assert typed_through(done, CompletionRequest(prefix="x = ", suffix="\n", max_tokens=8)) is None

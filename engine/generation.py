@@ -223,26 +223,20 @@ def generate(
     *,
     cache: Any,
     cached_tokens: int = 0,
-    max_tokens: int,
-    stop_ids: frozenset[int],
-    text_filter: CompletionFilter,
-    sampling: Sampling = Sampling(),
-    cancel: CancelToken | None = None,
-    on_text: Callable[[str], None] | None = None,
-    time_limit_ms: float | None = None,
-    drafter: Drafter | None = None,
+    **decoding: Any,
 ) -> Generated:
     """Generate a completion of `prompt_ids`, reusing `cache` for its first `cached_tokens`.
 
     `cache` is a transformers cache object holding exactly `prompt_ids[:cached_tokens]`
     (or empty); afterwards it holds the prompt and (some of) the generated tokens.
-    With a `drafter` and greedy sampling, each forward pass also scores the
-    drafter's guess at the next tokens and keeps those the model agrees with.
+    `decoding` are `Decoding`'s keyword arguments (`max_tokens`, `stop_ids` and
+    `text_filter` at least). With a `drafter` and greedy sampling, each forward
+    pass also scores the drafter's guess at the next tokens and keeps those the
+    model agrees with.
     """
     cached_tokens = min(cached_tokens, len(prompt_ids) - 1)  # the last token's logits are always computed
-    state = Decoding(decode, prompt_tokens=len(prompt_ids), cached_tokens=cached_tokens, max_tokens=max_tokens,
-                     stop_ids=stop_ids, text_filter=text_filter, sampling=sampling, cancel=cancel, on_text=on_text,
-                     time_limit_ms=time_limit_ms, drafter=drafter)  # fmt: skip
+    state = Decoding(decode, prompt_tokens=len(prompt_ids), cached_tokens=cached_tokens, **decoding)
+    cancel = state.cancel
     with torch.inference_mode():
         crop_cache(cache, cached_tokens)
         logits = prefill(model, prompt_ids, cache, cached_tokens, cancel)

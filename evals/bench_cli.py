@@ -4,6 +4,8 @@
   codegemma bench latency --requests 10 --typing 1                 # a quick look
   codegemma bench latency --backend http --compare llama.cpp=http://127.0.0.1:8080   # ours vs llama.cpp
   codegemma bench latency --backend http --concurrency 4           # 4 clients at once
+  codegemma bench latency --backend generate --compare http        # plain transformers generate vs our server
+  codegemma bench latency --compare local,speculate=false          # the engine with and without speculation
   codegemma bench latency --compare "ollama=http://127.0.0.1:11434,model=codegemma:2b-code"
 
 The request set is deterministic for --seed on one Python version: --requests
@@ -13,7 +15,8 @@ grows one character per request (--typing-chars requests each), as when a
 user types. Reported per backend: median and p90 end-to-end latency, time to
 the first streamed text, prompt and generated tokens per second (from the
 backend's timings), and for typing sequences the latency of the first request
-and of the ones after it. Each --compare SPEC (KIND[=URL][,key=value...])
+and of the ones after it (with the share typed through the previous
+completion, and the median of the rest). Each --compare SPEC (KIND[=URL][,key=value...])
 adds a backend; backends take turns request by request. One warm-up request
 per backend is not counted. Every sample goes to OUTPUT.samples.jsonl as it
 is measured; the summary goes to OUTPUT (JSON) and to the terminal.

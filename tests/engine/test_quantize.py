@@ -13,8 +13,8 @@ from engine.loading import load_model, native_bf16, resolve_dtype
 from engine.quantize import DENSE_ROWS, Int8Linear, quantize_int8
 
 
-def test_auto_picks_bf16_only_where_the_cpu_has_it():
-    assert resolve_dtype("auto") == ("bfloat16" if native_bf16() else "float32")
+def test_auto_picks_int8_only_where_the_cpu_has_native_bf16():
+    assert resolve_dtype("auto") == ("int8" if native_bf16() else "float32")
     assert resolve_dtype("float32") == "float32" and resolve_dtype("auto", device="cuda") == "bfloat16"
 
 

@@ -2,9 +2,11 @@
 
 On a CPU a decode step reads every weight once whatever the batch size, so
 four requests decoded together cost little more than one. The scheduler
-keeps a set of running requests; each turn it reads one prompt chunk of a
-request that has just arrived (so a long prompt never stalls the others for
-more than a chunk) and then runs one decode step for all running requests.
+keeps a set of running requests and runs one decode step for all of them at
+a time; between every `DECODE_STEPS_PER_CHUNK` steps (or whenever nothing is
+decoding) it reads one prompt chunk of a request that has arrived. Running
+requests are the nearest to done, so they go first, and a long prompt never
+stalls them for more than a chunk.
 A request alone in the batch decodes with speculation (`engine.speculation`);
 several decode one token each in one padded forward pass. A cancelled
 request (superseded, its client gone) leaves at its next token, and its slot
@@ -34,6 +36,8 @@ log = logging.getLogger(__name__)
 
 #: Requests decoded together at most; more wait for a free slot.
 DEFAULT_MAX_BATCH = 8
+#: Decode steps of the running requests between two prompt chunks of a waiting one.
+DECODE_STEPS_PER_CHUNK = 16
 #: How often a caller waiting for a slot checks whether it was cancelled (seconds).
 CANCEL_POLL_S = 0.05
 
@@ -102,15 +106,20 @@ class BatchScheduler:
     def _loop(self) -> None:
         filling: list[Job] = []
         running: list[Job] = []
+        steps_since_fill = 0
         try:
             with torch.inference_mode():
                 while self._admit(filling, running):
-                    if filling:
+                    for job in filling:
+                        if job.state.cancelled:  # superseded while waiting for its prompt chunk
+                            self._end(job)
+                    filling = [j for j in filling if not j.done.is_set()]
+                    # Running requests are nearest to done, so their decode steps go first; a prompt
+                    # chunk of a waiting request comes every so many steps, so none waits for ever.
+                    if filling and (not running or steps_since_fill >= DECODE_STEPS_PER_CHUNK):
+                        steps_since_fill = 0
                         job = filling[0]
-                        complete = self._guard(job, self._fill, job)
-                        if job.done.is_set():
-                            filling.pop(0)
-                        elif complete:
+                        if self._guard(job, self._fill, job):
                             filling.pop(0)
                             if self._guard(job, self._advance, job):
                                 running.append(job)
@@ -118,6 +127,7 @@ class BatchScheduler:
                                 self._end(job)
                     running = [j for j in running if not j.done.is_set()]
                     if running:
+                        steps_since_fill += 1
                         self.widest_batch = max(self.widest_batch, len(running))
                         for job in self._decode(running):
                             self._end(job)
@@ -159,9 +169,6 @@ class BatchScheduler:
 
     def _fill(self, job: Job) -> bool:
         """Run the next prompt chunk of `job`; True when its whole prompt is in."""
-        if job.state.cancelled:
-            self._end(job)
-            return False
         if not job.begun:
             # Prompt time counts from here: the wait for a slot is the client's, not the prompt's.
             job.state.started = job.state.prompt_done = time.perf_counter()

@@ -95,3 +95,22 @@ def test_a_request_cancelled_while_every_slot_is_busy_returns_at_once(tiny_model
     # The slot is free again and serves the next request.
     assert backend.complete(CompletionRequest(prefix="z = ", max_tokens=3, raw=True)).timings.generated_tokens == 3
     backend.close()
+
+
+def test_a_request_cancelled_while_waiting_for_its_prompt_turn_returns_promptly(tiny_model):
+    backend = LocalBackend(tiny_model, context_tokens=512)
+    busy = CancelToken()
+    threads, out = concurrently(backend, [CompletionRequest(prefix="x = ", max_tokens=100_000, raw=True)], {0: busy})
+    time.sleep(0.3)
+    waiting = CancelToken()
+    result = {}
+    late = threading.Thread(target=lambda: result.update(out=backend.complete(
+        CompletionRequest(prefix="y = " * 300, max_tokens=4, raw=True), cancel=waiting)))  # fmt: skip
+    late.start()
+    time.sleep(0.05)
+    waiting.cancel()
+    late.join(timeout=2)
+    assert not late.is_alive() and result["out"].finish_reason == "cancelled"
+    busy.cancel()
+    threads[0].join(timeout=5)
+    backend.close()

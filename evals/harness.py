@@ -61,6 +61,9 @@ class EvalConfig:
             top_p=1.0 if greedy else self.top_p,
             seed=None if greedy else self.seed * 1000 + sample,
             raw=self.raw,
+            # Its own prompt-cache entry per task: shared prompt starts are still reused (copied), but no
+            # task is answered from another task's completion (typing through), so order cannot matter.
+            cache_key=f"eval:{task.task_id}:{sample}",
         )
 
 

@@ -231,6 +231,7 @@ def backend_from_spec(kind: str, url: str | None = None, **options: Any) -> Back
         if context_tokens <= 0:
             raise EngineError(f"context tokens must be positive, not {context_tokens}")
         known = {k: options[k] for k in ("adapter", "fim_format", "dtype") if k in options}
+        known.setdefault("dtype", "auto")  # as the command line's --dtype
         if kind == "generate":
             from engine.baseline import PlainGenerateBackend
 

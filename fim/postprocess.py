@@ -63,6 +63,15 @@ class StopStrings:
 DISTINCT_CHARS = 12
 
 
+def _squeeze(line: str) -> str:
+    """A line without any white space, so `f(a, b)` and `f(a,b)` compare equal."""
+    return "".join(line.split())
+
+
+def _indent(line: str) -> str:
+    return line[: len(line) - len(line.lstrip(" \t"))]
+
+
 def _meaningful(line: str) -> bool:
     """A line distinctive enough that repeating it means running into the suffix."""
     stripped = line.strip()
@@ -92,13 +101,16 @@ class SuffixRepeat:
 
     @cached_property
     def targets(self) -> list[str]:
-        lines = [ln.strip() for ln in self.suffix.splitlines() if ln.strip()]
+        lines = [_squeeze(ln) for ln in self.suffix.splitlines() if ln.strip()]
         return lines[: self.window]
 
     @cached_property
     def distinct(self) -> frozenset[str]:
-        lines = [ln.strip() for ln in self.suffix.splitlines() if ln.strip()]
-        return frozenset(ln for ln in lines[1 : 1 + self.lookahead] if len(ln) >= DISTINCT_CHARS and _meaningful(ln))
+        # Indentation counts here: a later line at another depth is another statement
+        # (`return x` closing an inner block is not the function's final `return x`).
+        lines = [ln.rstrip() for ln in self.suffix.splitlines() if ln.strip()]
+        return frozenset(_indent(ln) + _squeeze(ln) for ln in lines[1 : 1 + self.lookahead]
+                         if len(ln.strip()) >= DISTINCT_CHARS and _meaningful(ln))  # fmt: skip
 
     def cut(self, text: str, final: bool = False) -> int | None:
         targets = self.targets
@@ -110,12 +122,12 @@ class SuffixRepeat:
         offset = sum(len(line) for line in lines[:first])
         for i in range(first, len(lines)):
             line = lines[i]
-            if (line.endswith("\n") or final) and line.strip() == targets[0]:
+            if (line.endswith("\n") or final) and _squeeze(line) == targets[0]:
                 if _meaningful(line):
                     return offset
-                if len(targets) > 1 and i + 1 < len(lines) and lines[i + 1].strip() == targets[1]:
+                if len(targets) > 1 and i + 1 < len(lines) and _squeeze(lines[i + 1]) == targets[1]:
                     return offset
-            if (line.endswith("\n") or final) and line.strip() in self.distinct:
+            if (line.endswith("\n") or final) and _indent(line) + _squeeze(line) in self.distinct:
                 return offset
             offset += len(line)
         return None
@@ -126,7 +138,9 @@ class SuffixRepeat:
             return 0
         whole_line = "\n" in text or self.at_line_start
         last = text.rsplit("\n", 1)[-1]
-        echo = whole_line and any(t.startswith(last.lstrip()) for t in (targets[0], *self.distinct))
+        partial = _squeeze(last)
+        echo = whole_line and (targets[0].startswith(partial)
+                               or any(d.startswith(_indent(last) + partial) for d in self.distinct))  # fmt: skip
         held = len(last) if echo else 0
         # A short first target waits for the line after it.
         lines = text.split("\n")

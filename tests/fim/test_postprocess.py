@@ -74,3 +74,17 @@ def test_non_ascii_text_passes_through():
     f = completion_filter(stop_words=SENTINELS, suffix="\nprint(s)\n", prefix="s = ")
     streamed, final = feed(f, "'héllo 👋 世界'")
     assert final == "'héllo 👋 世界'" and streamed == final
+
+
+def test_suffix_echo_ignores_spacing_inside_the_line_but_not_indentation():
+    from fim.postprocess import SuffixRepeat
+
+    # The next suffix line written again with other spacing is still the suffix.
+    rule = SuffixRepeat('        res.append("a" + str(n) +"b")\n    return res\n', at_line_start=True)
+    text = '        n = count(arr)\n        res.append("a" + str(n) + "b")\n'
+    assert rule.cut(text, final=True) == len("        n = count(arr)\n")
+    # A later suffix line at another depth is another statement: `return x` ending an inner
+    # block is not the function's final `return x`.
+    rule = SuffixRepeat("\n    for i in range(4, n + 1):\n        acc += i\n    return results[-1]\n", at_line_start=True)
+    assert rule.cut("        return results[-1]\n", final=True) is None
+    assert rule.cut("        x = 1\n    return results[-1]\n", final=True) == len("        x = 1\n")

@@ -49,7 +49,7 @@ class Job:
     ids: list[int]
     cache: Any
     state: Decoding
-    #: Called with the cache when the job ends (it goes back to the prompt cache pool).
+    #: Called with the cache when the job ends well (it goes back to the prompt cache pool).
     release: Callable[[Any], None]
     #: Prompt tokens already in `cache`.
     filled: int = 0
@@ -235,7 +235,8 @@ class BatchScheduler:
             job.error = exc
         finally:
             try:
-                job.release(job.cache)
+                if job.error is None:  # after an error the cache may be half-written: not kept
+                    job.release(job.cache)
             finally:
                 job.done.set()
 

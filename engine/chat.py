@@ -25,7 +25,7 @@ from typing import Any, Mapping, Sequence
 from engine.backend import CancelToken
 from engine.errors import EngineError
 from engine.generation import Generated, Sampling, generate
-from engine.prompt_cache import common_prefix_length, crop_cache
+from engine.prompt_cache import DEFAULT_PROMPT_CACHE_MB, PromptCache
 from fim.postprocess import CompletionFilter, StopStrings
 
 log = logging.getLogger(__name__)
@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 END_OF_TURN = ("<|im_end|>", "<end_of_turn>", "<|eot_id|>", "<|endoftext|>", "<|EOT|>", "<|end|>")
 
 Message = Mapping[str, str]
+#: The one prompt-cache entry of a chat model (its chats share one long start).
+CHAT_KEY = "chat"
 
 
 def chat_stop_ids(tokenizer: Any, model: Any) -> frozenset[int]:
@@ -63,8 +65,7 @@ class ChatModel:
     stop_ids: frozenset[int] = frozenset()
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     #: The last prompt's KV cache: chats share their long start (system text, worked examples).
-    _cache: Any = field(default=None, repr=False)
-    _cache_ids: list[int] = field(default_factory=list, repr=False)
+    _pool: PromptCache = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         if not getattr(self.tokenizer, "chat_template", None):
@@ -74,6 +75,9 @@ class ChatModel:
             )
         if not self.stop_ids:
             self.stop_ids = chat_stop_ids(self.tokenizer, self.model)
+        from transformers import DynamicCache
+
+        self._pool = PromptCache(lambda: DynamicCache(config=self.model.config), DEFAULT_PROMPT_CACHE_MB * 2**20)
 
     @classmethod
     def from_loaded(cls, lm: Any) -> ChatModel:
@@ -108,8 +112,6 @@ class ChatModel:
         stop: tuple[str, ...] = (),
     ) -> Generated:
         """Generate the assistant's next turn. Blocks; run it in a worker thread."""
-        from transformers import DynamicCache
-
         # The template already holds bos where the model wants it.
         ids = self.tokenizer.encode(self.render(messages), add_special_tokens=False)
         text_filter = CompletionFilter([StopStrings((*END_OF_TURN, *stop))])
@@ -117,15 +119,12 @@ class ChatModel:
             if cancel is not None and cancel.cancelled:
                 return Generated("", "cancelled", "none", None, len(ids), 0, 0, 0.0, 0.0)
         try:
-            if self._cache is None:
-                self._cache, self._cache_ids = DynamicCache(config=self.model.config), []
-            reused = common_prefix_length(self._cache_ids, ids)
-            crop_cache(self._cache, reused)
+            cache, reused = self._pool.checkout(CHAT_KEY, ids)
             result = generate(
                 self.model,
                 lambda out: self.tokenizer.decode(out, skip_special_tokens=False),
                 ids,
-                cache=self._cache,
+                cache=cache,
                 cached_tokens=reused,
                 max_tokens=max_tokens,
                 stop_ids=self.stop_ids,
@@ -133,13 +132,9 @@ class ChatModel:
                 sampling=sampling,
                 cancel=cancel,
             )
-            # Keep the prompt, not the reply: the next chat shares the prompt's start.
-            kept = min(self._cache.get_seq_length(), len(ids))
-            crop_cache(self._cache, kept)
-            self._cache_ids = ids[:kept]
-        except BaseException:
-            self._cache, self._cache_ids = None, []
-            raise
+            # Keep the prompt, not the reply: the next chat shares the prompt's start. (After an
+            # error the cache may be half-written, so it is not kept.)
+            self._pool.checkin(CHAT_KEY, ids[: min(cache.get_seq_length(), len(ids))], cache)
         finally:
             self._lock.release()
         log.debug("chat reply: %d prompt tokens (%d cached) in %.0f ms, %d generated in %.0f ms, %s",

@@ -146,11 +146,10 @@ def _hub_error(spec: str, exc: BaseException) -> EngineError:
 
 
 def _torch_dtype(name: str) -> Any:
+    """The torch type to load weights in, for a resolved `--dtype` (not `auto`)."""
     import torch
 
-    if name not in DTYPES:
-        raise EngineError(f"unknown --dtype {name!r}; choose one of {', '.join(DTYPES)}")
-    name = resolve_dtype(name)
+    # int8 is a bf16 model with int8 copies of its linear weights (`engine.quantize`).
     return torch.bfloat16 if name == "int8" else getattr(torch, name)
 
 

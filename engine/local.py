@@ -68,12 +68,10 @@ def typed_through(previous: _Previous | None, request: CompletionRequest) -> str
     """
     if previous is None or request.temperature > 0 or previous.finish_reason != "stop":
         return None
-    if previous.settings != _settings(request) or not request.prefix.startswith(previous.prefix):
+    # Forward typing only: after a deletion the model is asked again.
+    if previous.settings != _settings(request) or len(request.prefix) <= len(previous.prefix):
         return None
-    typed = request.prefix[len(previous.prefix) :]
-    if not typed or not previous.text.startswith(typed):
-        return None
-    rest = previous.text[len(typed) :]
+    rest = continuation_after_edit(previous.prefix, previous.suffix, previous.text, request.prefix, request.suffix)
     return rest if rest.strip() else None
 
 

@@ -236,7 +236,7 @@ def backend_from_spec(kind: str, url: str | None = None, **options: Any) -> Back
             from engine.baseline import PlainGenerateBackend
 
             # The baseline is float32 unless a type is named, whatever the engine's `auto` picks.
-            if known.get("dtype", "auto") == "auto":
+            if known["dtype"] == "auto":
                 known["dtype"] = "float32"
             return PlainGenerateBackend(load_model(options.get("model"), **known), context_tokens=context_tokens)
         lm = load_model(options.get("model"), **known)
@@ -290,7 +290,8 @@ def add_backend_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("backend")
     group.add_argument("--backend", default="local", choices=KINDS,
                        help="where completions come from: local (this process, the model flags below), "
-                       "generate (plain transformers generate in this process, the speed baseline), http (a `codegemma serve`), llama.cpp (/infill), openai (/v1/completions with suffix), "
+                       "generate (plain transformers generate in this process, the speed baseline), "
+                       "http (a `codegemma serve`), llama.cpp (/infill), openai (/v1/completions with suffix), "
                        "ollama (/api/generate) (default: local)")  # fmt: skip
     group.add_argument("--url", help="server URL for remote backends (defaults: "
                        + ", ".join(f"{k} {v}" for k, v in DEFAULT_URLS.items()) + ")")  # fmt: skip

@@ -30,7 +30,7 @@ from typing import Any, Callable
 import torch
 import torch.nn.functional as F
 
-from engine.generation import PREFILL_CHUNK, Decoding, Generated, _step
+from engine.generation import PREFILL_CHUNK, Decoding, Generated, decode_step, next_token
 
 log = logging.getLogger(__name__)
 
@@ -185,14 +185,8 @@ class BatchScheduler:
 
     def _advance(self, job: Job) -> bool:
         """Feed tokens until one has to go through the model (`job.pending`); False when the job is over."""
-        while True:
-            fed = bool(job.confirmed)
-            token = job.confirmed.pop(0) if fed else job.state.pick(job.logits)
-            if not job.state.feed(token):
-                return False
-            if not fed:
-                job.pending = token
-                return True
+        job.pending = next_token(job.state, job.confirmed, job.logits)
+        return job.pending is not None
 
     def _decode(self, running: list[Job]) -> list[Job]:
         """One decode step for every running job; returns the jobs that ended."""
@@ -200,11 +194,7 @@ class BatchScheduler:
         if len(running) == 1:
             job = running[0]
             try:
-                draft = job.state.draft()
-                job.state.passes += 1
-                job.logits, job.confirmed = _step(self.model, job.cache, job.pending, draft)
-                if job.state.drafter is not None and draft:
-                    job.state.drafter.record(len(draft), len(job.confirmed))
+                job.logits, job.confirmed = decode_step(self.model, job.cache, job.state, job.pending)
                 if not self._advance(job):
                     ended.append(job)
             except Exception as exc:

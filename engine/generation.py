@@ -243,20 +243,34 @@ def generate(
         state.prefilled()
         #: Tokens the model already chose (accepted draft tokens) whose KV is in the cache.
         confirmed: list[int] = []
-        while confirmed or logits is not None:
-            # A confirmed token is already in the cache; a picked one still has to be fed.
-            fed = bool(confirmed)
-            token = confirmed.pop(0) if fed else state.pick(logits)
-            if not state.feed(token):
+        while logits is not None:
+            token = next_token(state, confirmed, logits)
+            if token is None:
                 break
-            if fed:
-                continue
-            draft = state.draft()
-            state.passes += 1
-            logits, confirmed = _step(model, cache, token, draft)
-            if state.drafter is not None and draft:
-                state.drafter.record(len(draft), len(confirmed))
+            logits, confirmed = decode_step(model, cache, state, token)
     return state.result()
+
+
+def next_token(state: Decoding, confirmed: list[int], logits: torch.Tensor) -> int | None:
+    """Feed the accepted draft tokens (`confirmed`, emptied), then the token picked from `logits`.
+
+    Returns the picked token, which still has to go through the model, or None once the completion is over.
+    """
+    while confirmed:
+        if not state.feed(confirmed.pop(0)):
+            return None
+    token = state.pick(logits)
+    return token if state.feed(token) else None
+
+
+def decode_step(model: Any, cache: Any, state: Decoding, token: int) -> tuple[torch.Tensor, list[int]]:
+    """One forward pass for `token` that also checks the state's draft: the next logits and the accepted tokens."""
+    draft = state.draft()
+    state.passes += 1
+    logits, confirmed = _step(model, cache, token, draft)
+    if state.drafter is not None and draft:
+        state.drafter.record(len(draft), len(confirmed))
+    return logits, confirmed
 
 
 def _step(model: Any, cache: Any, token: int, draft: list[int]) -> tuple[torch.Tensor, list[int]]:

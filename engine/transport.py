@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from typing import Any, Iterator
 
@@ -30,6 +31,8 @@ log = logging.getLogger(__name__)
 #: Seconds to wait for a connection, and for each piece of an answer (CPU prompts are slow).
 CONNECT_TIMEOUT_S = 5.0
 READ_TIMEOUT_S = 300.0
+#: httpcore's words when a connection closed before any byte of the answer.
+NEVER_ANSWERED = "Server disconnected without sending a response."
 
 
 @dataclass
@@ -110,11 +113,15 @@ class HttpBackend:
             raise EngineError(f"backend URL must start with http:// or https://, not {url!r}")
         self.url = url.rstrip("/")
         self.name = f"{self.kind}:{self.url}"
-        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self._client = httpx.Client(
-            headers=headers, timeout=httpx.Timeout(timeout, connect=CONNECT_TIMEOUT_S), trust_env=False
-        )
+        self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._timeout = timeout
+        self._client = self._new_client()
+
+    def _new_client(self) -> httpx.Client:
+        # retries=1 repeats a connection attempt that failed (refused, connect timeout), which sent nothing.
+        # httpx retries nothing else, in particular not a request on a pooled connection the peer closed: `_send`.
+        return httpx.Client(headers=self._headers, timeout=httpx.Timeout(self._timeout, connect=CONNECT_TIMEOUT_S),
+                            transport=httpx.HTTPTransport(retries=1), trust_env=False)  # fmt: skip
 
     # --- the wire format: one build/parse pair per provider -------------------
 
@@ -142,11 +149,14 @@ class HttpBackend:
         body = self.build(request, stream)
         started = time.perf_counter()
         try:
-            if stream:
-                return self._streamed(request, body, started, cancel, on_text)
-            response = self._client.post(self.target, json=body)
-            self._raise_for_status(response)
-            parsed = self.parse(response.json())
+            with ExitStack() as stack:
+                response = self._send(body, stack)
+                stack.callback(response.close)
+                if stream:
+                    return self._streamed(request, response, started, cancel, on_text)
+                response.read()
+                self._raise_for_status(response)
+                parsed = self.parse(response.json())
         except httpx.TimeoutException:
             raise EngineError(f"{self.target} did not answer within {self._timeout:.0f} s") from None
         except httpx.HTTPError as exc:
@@ -156,10 +166,37 @@ class HttpBackend:
         # Servers that report no counts or durations get zeros: callers time the call themselves.
         return self._completion(request, parsed, parsed.text, parsed.timings or Timings())
 
+    def _send(self, body: dict[str, Any], stack: ExitStack) -> httpx.Response:
+        """POST `body`; the response as soon as its headers are in, the body still to read or stream.
+
+        A peer closes a keep-alive connection that sat idle for its timeout;
+        when we send on it at that moment the request never reaches the peer,
+        and httpcore says so: "Server disconnected without sending a response"
+        (no byte of an answer) on a connection it did not open for this request.
+        Only that request goes out once more, on a connection of its own (a second
+        pooled one could be as stale). Nothing the peer may have begun is sent
+        again: a connection opened for the request that closes unanswered may
+        have had the request read, and an answer that broke off after its first
+        byte, or a read that timed out, were begun.
+        """
+        events: list[str] = []
+        request = self._client.build_request(
+            "POST", self.target, json=body, extensions={"trace": lambda event, _info: events.append(event)}
+        )
+        try:
+            return self._client.send(request, stream=True)
+        except httpx.RemoteProtocolError as exc:
+            opened = any(event.startswith("connection.connect_") for event in events)
+            if opened or str(exc) != NEVER_ANSWERED:
+                raise
+        log.info("%s closed the pooled connection as the request went out; sending it on a new one", self.url)
+        client = stack.enter_context(self._new_client())
+        return client.send(client.build_request("POST", self.target, json=body), stream=True)
+
     def _streamed(
         self,
         request: CompletionRequest,
-        body: dict[str, Any],
+        response: httpx.Response,
         started: float,
         cancel: CancelToken | None,
         on_text: TextCallback | None,
@@ -168,30 +205,29 @@ class HttpBackend:
         last = Parsed()
         first_at: float | None = None
         events = _sse_events if self.framing == "sse" else _ndjson_events
-        with self._client.stream("POST", self.target, json=body) as response:
-            if response.status_code >= 400:
-                response.read()
-                self._raise_for_status(response)
-            for event in events(response.iter_lines()):
-                if cancel is not None and cancel.cancelled:
-                    log.debug("%s: cancelled; closing the stream to %s", request.request_id, self.target)
-                    return self._completion(request, Parsed(), "".join(pieces), Timings(), cancelled=True)
-                if event is None:
-                    break
-                parsed = self.parse(event)
-                if parsed.text:
-                    if first_at is None:
-                        first_at = time.perf_counter()
-                    pieces.append(parsed.text)
-                    if on_text is not None:
-                        on_text(parsed.text)
-                # The end (finish reason) and the counts may come in different chunks (OpenAI usage).
-                if parsed.done:
-                    last = replace(parsed, timings=parsed.timings or last.timings)
-                elif parsed.timings is not None:
-                    last.timings = parsed.timings
-                if parsed.done and self.framing == "ndjson":
-                    break
+        if response.status_code >= 400:
+            response.read()
+            self._raise_for_status(response)
+        for event in events(response.iter_lines()):
+            if cancel is not None and cancel.cancelled:
+                log.debug("%s: cancelled; closing the stream to %s", request.request_id, self.target)
+                return self._completion(request, Parsed(), "".join(pieces), Timings(), cancelled=True)
+            if event is None:
+                break
+            parsed = self.parse(event)
+            if parsed.text:
+                if first_at is None:
+                    first_at = time.perf_counter()
+                pieces.append(parsed.text)
+                if on_text is not None:
+                    on_text(parsed.text)
+            # The end (finish reason) and the counts may come in different chunks (OpenAI usage).
+            if parsed.done:
+                last = replace(parsed, timings=parsed.timings or last.timings)
+            elif parsed.timings is not None:
+                last.timings = parsed.timings
+            if parsed.done and self.framing == "ndjson":
+                break
         if cancel is not None and cancel.cancelled and not last.done:
             return self._completion(request, last, "".join(pieces), Timings(), cancelled=True)
         timings = last.timings

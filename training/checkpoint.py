@@ -74,8 +74,9 @@ def save_checkpoint(root: Path, state: TrainState, trainable: dict[str, torch.Te
     base.mkdir(parents=True, exist_ok=True)
     name = f"step-{state.step:06d}"
     final = base / name
+    for stale in base.glob(".step-*.tmp-*"):  # ours from a failed save, or a killed run's
+        shutil.rmtree(stale, ignore_errors=True)
     tmp = base / f".{name}.tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     from safetensors.torch import save_file
 

@@ -6,12 +6,16 @@ Stages, each with a progress bar: walk and filter (`walk`), drop secrets
 repository (`ordering`), split files into train and validation, then cut,
 FIM-transform and tokenize (`packing`). The dataset is written to a
 temporary directory next to `--out` and renamed into place at the end, so
-an interrupted run never leaves a half-written dataset behind.
+an interrupted run never leaves a half-written dataset behind. Packing is
+fast (click's 17 files: under 4 s of the run) and deterministic, so there
+is nothing to resume: after a crash or `kill -9` the same command starts
+over, removes what the killed run left and writes the same bytes.
 """
 
 from __future__ import annotations
 
 import fnmatch
+import glob
 import hashlib
 import json
 import logging
@@ -131,6 +135,7 @@ def pack(config: PackConfig, tokenizer: Any, fmt: FimFormat, model: str = "") ->
 
     ordered, repo_stats = _order(files, names, config.progress)
     split_of = assign_splits(files, config)
+    _remove_leftovers(Path(config.out))
     tmp = Path(f"{config.out}.partial-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
@@ -196,6 +201,26 @@ def _write_dataset(path: Path, windows: dict[str, list]) -> None:
         column = pa.array([r.tolist() for r in rows], type=pa.list_(pa.int32()))
         parts[split] = datasets.Dataset(pa.table({"input_ids": column}), info=datasets.DatasetInfo(features=features))
     datasets.DatasetDict(parts).save_to_disk(str(path))
+
+
+def _remove_leftovers(out: Path) -> None:
+    """Delete what killed runs for `out` left: `out.partial-PID` (never finished) and `.out.old-PID`."""
+    for path in [*out.parent.glob(glob.escape(out.name) + ".partial-*"),
+                 *out.parent.glob("." + glob.escape(out.name) + ".old-*")]:  # fmt: skip
+        pid = path.name.rpartition("-")[2]
+        if pid.isdigit() and not _running(int(pid)):
+            log.info("removing %s, left by an interrupted pack", path)
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True
 
 
 def _replace(tmp: Path, out: Path) -> None:

@@ -28,7 +28,14 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from training.checkpoint import TrainState, latest_checkpoint, load_checkpoint, save_checkpoint, set_rng_state
+from training.checkpoint import (
+    TrainState,
+    latest_checkpoint,
+    load_checkpoint,
+    save_checkpoint,
+    set_rng_state,
+    write_atomic,
+)
 from training.config import TrainConfig
 from training.data import PackedData
 from training.errors import TrainingError
@@ -79,7 +86,9 @@ class Trainer:
                 f"{self.out} already holds a training run; pass --resume to continue it, or another --out"
             )
         if self.resume and existing is None:
-            raise TrainingError(f"--resume: no checkpoint in {self.out}/checkpoints to resume from")
+            if not (self.out / "log.jsonl").is_file():
+                raise TrainingError(f"--resume: no checkpoint in {self.out}/checkpoints to resume from")
+            log.warning("%s: the run stopped before its first checkpoint; starting it again at step 0", self.out)
         self.accelerator = Accelerator(cpu=cfg.device == "cpu")
         self.world = self.accelerator.num_processes
         self.rank = self.accelerator.process_index
@@ -301,18 +310,24 @@ class Trainer:
         self.accelerator.wait_for_everyone()
 
     def save_final(self) -> None:
-        """The adapter (peft layout, loadable by `--adapter`), the config and a model card, moved in atomically."""
+        """The adapter (peft layout, loadable by `--adapter`), the config and a model card, each moved in atomically.
+
+        `adapter_config.json` goes last: it is what `--adapter` and peft look
+        for, so a run killed while moving never leaves an adapter that loads
+        without its weights; `--resume` writes the final adapter again.
+        """
         import os
         import shutil
 
         from training.model_card import write_model_card
 
+        for stale in self.out.glob(".final.tmp-*"):
+            shutil.rmtree(stale, ignore_errors=True)
         tmp = self.out / f".final.tmp-{os.getpid()}"
-        shutil.rmtree(tmp, ignore_errors=True)
         self.accelerator.unwrap_model(self.model).save_pretrained(str(tmp))
         (tmp / "training_config.yaml").write_text(self.config.to_yaml())
         write_model_card(tmp / "README.md", self)
-        for item in tmp.iterdir():
+        for item in sorted(tmp.iterdir(), key=lambda p: p.name == "adapter_config.json"):
             os.replace(item, self.out / item.name)
         tmp.rmdir()
 
@@ -322,14 +337,10 @@ class Trainer:
             return
         self.out.mkdir(parents=True, exist_ok=True)
         by_step = {v["step"]: v["val_loss"] for v in self.state.validations}
-        with open(self.out / "log.jsonl", "w") as f:
-            if 0 in by_step:
-                f.write(json.dumps({"step": 0, "val_loss": by_step[0]}) + "\n")
-            for record in self.state.history:
-                row = dict(record)
-                if record["step"] in by_step:
-                    row["val_loss"] = by_step[record["step"]]
-                f.write(json.dumps(row) + "\n")
+        rows = [{"step": 0, "val_loss": by_step[0]}] if 0 in by_step else []
+        for record in self.state.history:
+            rows.append({**record, "val_loss": by_step[record["step"]]} if record["step"] in by_step else record)
+        write_atomic(self.out / "log.jsonl", "".join(json.dumps(row) + "\n" for row in rows).encode())
 
     def _log(self, record: dict[str, Any]) -> None:
         if self.accelerator.is_main_process:

@@ -161,3 +161,16 @@ def test_an_existing_output_is_kept_unless_overwrite(repo, tmp_path, tiny_tokeni
         run_pack(repo, tmp_path / "out", tiny_tokenizer)
     run_pack(repo, tmp_path / "out", tiny_tokenizer, overwrite=True)
     assert not list(tmp_path.glob("out.partial-*")) and not list(tmp_path.glob(".out.old-*"))
+
+
+def test_what_a_killed_pack_left_is_removed_by_the_next_run(repo, tmp_path, tiny_tokenizer):
+    """`kill -9` leaves the unfinished `out.partial-PID` (and, mid-`--overwrite`, `.out.old-PID`) behind."""
+    import subprocess
+    import sys
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    pid = int(dead.stdout)  # a process that has exited
+    for name in (f"out.partial-{pid}", f".out.old-{pid}"):
+        write_tree(tmp_path / name, {"train/data-00000-of-00001.arrow": b"\0" * 10, "stats.json": "{"})
+    run_pack(repo, tmp_path / "out", tiny_tokenizer)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["myrepo", "out"]

@@ -67,6 +67,42 @@ def test_resume_after_ctrl_c_gives_the_same_losses_as_an_uninterrupted_run(packe
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
+def test_resume_of_a_run_killed_before_its_first_checkpoint_starts_it_again(packed, tiny_model_dir, tmp_path):
+    full = train(packed, tiny_model_dir, tmp_path / "full")
+
+    def die(state):
+        if state.step == 2:
+            raise SystemExit(137)  # as if killed: no checkpoint yet (save_every=100), log.jsonl half written
+
+    with pytest.raises(SystemExit):
+        train(packed, tiny_model_dir, tmp_path / "cut", on_step=die)
+    assert not (tmp_path / "cut" / "checkpoints").exists() and (tmp_path / "cut" / "log.jsonl").is_file()
+    resumed = train(packed, tiny_model_dir, tmp_path / "cut", resume=True)
+    assert [r["loss"] for r in resumed.state.history] == [r["loss"] for r in full.state.history]
+    log = [json.loads(line) for line in (tmp_path / "cut" / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in log] == [0, 1, 2, 3, 4, 5, 6]
+
+
+def test_a_final_adapter_cut_short_is_never_loadable(packed, tiny_model_dir, tmp_path, monkeypatch):
+    """`adapter_config.json` is what `--adapter` and peft look for, so it is moved into place last."""
+    real_replace = os.replace
+
+    def replace_then_die(src, dst):
+        staging = Path(src).parent
+        if staging.name.startswith(".final.tmp-") and len(list(staging.iterdir())) == 1:
+            raise SystemExit(137)  # killed before the last file of the final adapter is in place
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", replace_then_die)
+    with pytest.raises(SystemExit):
+        train(packed, tiny_model_dir, tmp_path / "run", max_steps=2)
+    monkeypatch.undo()
+    assert not (tmp_path / "run" / "adapter_config.json").exists()
+    assert (tmp_path / "run" / "adapter_model.safetensors").is_file()  # the rest is there
+    done = train(packed, tiny_model_dir, tmp_path / "run", resume=True, max_steps=2)  # --resume finishes it
+    assert done.state.step == 2 and (tmp_path / "run" / "adapter_config.json").is_file()
+
+
 def test_training_lowers_the_loss_and_the_adapter_loads_everywhere(packed, tiny_model_dir, tmp_path):
     from peft import PeftModel
     from transformers import AutoModelForCausalLM

@@ -233,11 +233,21 @@ class Verdict:
     word: str | None = None
 
 
+class Guard(Protocol):
+    def safe_end(self, text: str, end: int) -> int:
+        """The longest cut at or before `end` that leaves the file no worse (for example no bodiless `else:`)."""
+
+
 @dataclass
 class CompletionFilter:
-    """Runs the rules for one completion; ask after every token with the whole text so far."""
+    """Runs the rules for one completion; ask after every token with the whole text so far.
+
+    Whichever rule cuts, the guards may move the cut back to where the code
+    is complete, so a cut by one rule never leaves what another knows is broken.
+    """
 
     rules: Sequence[Rule] = field(default_factory=list)
+    guards: Sequence[Guard] = field(default_factory=list)
 
     def check(self, text: str, final: bool = False) -> Verdict:
         cut: int | None = None
@@ -247,7 +257,11 @@ class CompletionFilter:
             if at is not None and (cut is None or at < cut):
                 cut = at
                 word = rule.first(text)[1] if isinstance(rule, StopStrings) else None
+        if cut is None and final:
+            cut = len(text)
         if cut is not None:
+            for guard in self.guards:
+                cut = guard.safe_end(text, cut)
             return Verdict(stable=cut, cut=cut, word=word)
         held = max((rule.pending(text) for rule in self.rules), default=0)
         stable = len(text) - held
@@ -284,11 +298,14 @@ def completion_filter(
     indentation and brackets decide.
     """
     rules: list[Rule] = [StopStrings(tuple(w for w in dict.fromkeys(stop_words) if w))]
+    guards: list[Guard] = []
     if n_indent > 0:
         rules.append(MinIndent(n_indent))
     if not raw:
         cursor_line = prefix.rsplit("\n", 1)[-1]
         rules.append(SuffixRepeat(suffix, at_line_start=not cursor_line.strip()))
         rules.append(RepeatedLines(before=cursor_line))
-        rules.append(UnitEnd(unit_at(prefix, suffix, language), before=cursor_line))
-    return CompletionFilter(rules)
+        unit_end = UnitEnd(unit_at(prefix, suffix, language), before=cursor_line)
+        rules.append(unit_end)
+        guards.append(unit_end)
+    return CompletionFilter(rules, guards)

@@ -20,11 +20,16 @@ shortest point where that unit is complete:
 
 Without a grammar, or while the tree disagrees for too long, brackets and
 indentation decide. As a `Rule`, it answers after every token, so the
-engine stops generating as soon as the unit is complete.
+engine stops generating as soon as the unit is complete. As a `Guard`, it
+moves every cut (its own or another rule's, such as an echo of the suffix
+right after `else:`) back to the longest one whose code is complete, so a
+completion never ends on a block header whose body is missing, and it holds
+back streamed text past that point.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from fim.units import OPENERS, Unit, indent_of, is_blank
@@ -35,6 +40,7 @@ from fim.window import CLOSERS
 SLACK_LINES = 2
 
 _PAIRS = {")": "(", "]": "[", "}": "{"}
+_WORD_END = re.compile(r"\w+\Z")
 _QUOTES = "'\"`"
 
 
@@ -85,7 +91,10 @@ class UnitEnd:
     unit: Unit
     #: Text before the cursor on its line.
     before: str = ""
-    _lines: list[str] = field(default_factory=list, init=False, repr=False)
+    #: Whether a candidate completion is complete code, by its text (the same cuts are asked about after every token).
+    _checked: dict[str, bool] = field(default_factory=dict, init=False, repr=False)
+    #: Cuts `pending` let the client see; a later cut never ends before them.
+    _shown: set[int] = field(default_factory=set, init=False, repr=False)
 
     # --- Rule interface ---------------------------------------------------
 
@@ -110,12 +119,77 @@ class UnitEnd:
         last = text.rfind("\n")
         done = text[: last + 1].rstrip(" \t\r\n")
         if not done:
-            # No finished line yet: only trailing blanks may still be dropped.
-            return len(text) - len(text.rstrip())
-        # The last, unfinished line may be a dedent that ends the unit, and
-        # blank lines before it may be dropped with it.
-        safe = text.find("\n", len(done)) + 1 if self.unit.whole_line else len(done)
+            # No finished line yet: the line so far shows once it is complete code, but not a
+            # trailing word still being written (`eli` is a name, `elif` a header).
+            safe = len(text.rstrip()) if text[-1:].isspace() else len(_WORD_END.sub("", text))
+        else:
+            # The last, unfinished line may be a dedent that ends the unit, and
+            # blank lines before it may be dropped with it.
+            safe = text.find("\n", len(done)) + 1 if self.unit.whole_line else len(done)
+        # So may a header whose body is not written yet, and anything unfinished since the last complete code.
+        safe = self.safe_end(text, safe)
+        self._shown.add(safe)  # shown text is never taken back: the final cut may end here
         return len(text) - safe
+
+    # --- Guard interface: every cut, whichever rule made it, ends at complete code ---
+
+    def safe_end(self, text: str, end: int) -> int:
+        """The longest cut at or before `end` that adds no syntax error and leaves no block header without its body.
+
+        Other rules cut too (an echo of the suffix right after `else:` leaves
+        the header bodiless), so the filter passes every cut through here.
+        Cuts are line ends and the end of the closing brackets that begin a
+        line (the `}` of `} else {`). With no complete cut the answer is
+        nothing, unless the code was already broken at the cursor: the tree
+        cannot judge then, and brackets and indentation do.
+        """
+        if self.unit.kind in ("inline", "comment", "string") or self._complete(text[:end]):
+            return end
+        cuts = self._cuts(text, end)
+        for cut in cuts:
+            if self._complete(text[:cut]):
+                return cut
+        if self.unit.broken_at_cursor:
+            return next((cut for cut in (end, *cuts) if self._complete_by_text(text[:cut])), 0)
+        return 0
+
+    def _cuts(self, text: str, end: int) -> list[int]:
+        """Where a completion of whole statements may end before `end`, longest first."""
+        cuts: list[int] = list(self._shown)
+        start = 0
+        while start < end:
+            nl = text.find("\n", start, end)
+            stop = end if nl == -1 else nl
+            line = text[start:stop]
+            if not is_blank(line):
+                if self._mid_line and _closing_line(line):
+                    cuts.append(_closers_end(text, start, line))
+                if nl != -1:
+                    cuts.append(nl + 1 if self.unit.whole_line else _before_break(text, nl))
+            start = stop + 1
+        return sorted((cut for cut in set(cuts) if 0 < cut < end), reverse=True)
+
+    def _complete(self, middle: str) -> bool:
+        """`middle` is finished code at the cursor: by the tree when there is one, else by brackets and indentation."""
+        if not middle.strip():
+            return True
+        known = self._checked.get(middle)
+        if known is None:
+            window = self.unit.window
+            known = window is None or window.complete(middle)
+            # Code broken at the cursor can hide an error in the middle: brackets and indentation must agree too.
+            if window is None or self.unit.broken_at_cursor:
+                known = known and self._complete_by_text(middle)
+            self._checked[middle] = known
+        return known
+
+    def _complete_by_text(self, middle: str) -> bool:
+        if bracket_depth(self.before + middle) > bracket_depth(self.before):
+            return False
+        last = (self.before + middle).rstrip().rsplit("\n", 1)[-1]
+        nxt = self.unit.next_indent
+        # A header ending in `:` needs its body, written or already below the cursor.
+        return _code_end(last) != ":" or (nxt is not None and nxt > indent_of(last))
 
     # --- inline: code follows the cursor on its line -------------------------
 
@@ -245,6 +319,8 @@ class UnitEnd:
                         return None  # `}` may still grow into `} else {`: wait for the whole line
                     if _only_closers(line):
                         return self._finish(text, ends[k])
+                    if self._mid_line and not self._suffix_closes_block(opener):
+                        return _closers_end(text, ends[k - 1] if k else 0, line)  # `} else {`: its `}` ends the block
                 if last is None:  # nothing indented yet: the unit is the cursor's line alone
                     return 0 if start == 0 else self._finish(text, ends[0])
                 return self._finish(text, ends[last])
@@ -281,6 +357,16 @@ class UnitEnd:
                 return ends[k]
         return ends[min(upto, len(lines)) - 1]
 
+    @property
+    def _mid_line(self) -> bool:
+        """A cut inside a line of the completion leaves the code after the cursor on a line of its own."""
+        return not self.unit.whole_line or self.unit.tail_on_own_line
+
+    def _suffix_closes_block(self, opener: int) -> bool:
+        """The line below the cursor closes the block opened at `opener`'s indentation."""
+        nxt = self.unit.next_line
+        return nxt is not None and self.unit.next_indent == opener and _closing_line(nxt)
+
     def _suffix_closes(self, line: str, opener: int) -> bool:
         """The line below the cursor already is this closing line."""
         nxt = self.unit.next_line
@@ -290,6 +376,12 @@ class UnitEnd:
 def _only_closers(line: str) -> bool:
     """`}`, `});`, `]`: a line that only closes brackets."""
     return bool(line.strip()) and all(ch in CLOSERS + ";, \t\r" for ch in line)
+
+
+def _closers_end(text: str, start: int, line: str) -> int:
+    """Offset just after the closing brackets that begin `line` (which starts at `start`): the `}` of `} else {`."""
+    body = line.lstrip(" \t")
+    return start + len(line) - len(body) + len(body) - len(body.lstrip(CLOSERS + ";,"))
 
 
 def _before_break(text: str, at: int) -> int:

@@ -57,6 +57,12 @@ class Unit:
     #: The first non-blank line below the cursor's line, and its indentation (None at end of file).
     next_line: str | None = None
     next_indent: int | None = None
+    #: Nothing but blanks follows the cursor on its line, so a cut inside a line of the
+    #: completion (after the `}` of `} else {`) leaves the code below on its own line.
+    tail_on_own_line: bool = True
+    #: The code was broken right at the cursor before the completion: the tree cannot judge
+    #: whether a completion is finished, and indentation decides.
+    broken_at_cursor: bool = False
     #: The window parsed around the cursor; None without a grammar.
     window: Window | None = None
 
@@ -97,13 +103,15 @@ def unit_at(prefix: str, suffix: str, language: str | None = None) -> Unit:
         rest, below = "", suffix
     whole_line = is_blank(before)
     next_line = _next_line(below)
+    window = Window.around(prefix, suffix, language)
     base = dict(
         whole_line=whole_line,
         rest_of_line=rest,
         next_line=next_line,
         next_indent=None if next_line is None else indent_of(next_line),
+        tail_on_own_line=is_blank(suffix if cut == -1 else suffix[:cut]),
+        broken_at_cursor=window is not None and _errors_at_cursor(window),
     )
-    window = Window.around(prefix, suffix, language)
     if window is not None:
         literal = _literal_at(window)
         if literal is not None:
@@ -145,23 +153,31 @@ def _literal_at(window: Window) -> Kind | None:
     return None
 
 
+def _cursor_lines(window: Window) -> tuple[int, int]:
+    """Byte range of the window from the line before the cursor's to the end of the cursor's line."""
+    line_start = window.head.rfind("\n") + 1
+    prev_start = window.head.rfind("\n", 0, max(line_start - 1, 0)) + 1
+    lo = len(window.head[:prev_start].encode("utf-8"))
+    return lo, window.cursor + len(window.tail.split("\n", 2)[0].encode("utf-8")) + 1
+
+
+def _errors_at_cursor(window: Window) -> bool:
+    """The code without a completion has a syntax error on the cursor's line or the one before."""
+    lo, hi = _cursor_lines(window)
+    return any(error.start_byte <= hi and error.end_byte >= lo for error in syntax.error_nodes(window.baseline.root_node))
+
+
 def _empty_block_opener(window: Window | None, prefix: str) -> int | None:
     """Indentation of the statement owning an empty block at the cursor.
 
     None when the cursor is in a block that has code, -1 when the tree
     cannot tell (no grammar, or errors right at the cursor).
     """
-    if window is None:
+    if window is None or _errors_at_cursor(window):
         return -1
     cursor = window.cursor
     root = window.baseline.root_node
-    line_start = window.head.rfind("\n") + 1
-    prev_start = window.head.rfind("\n", 0, max(line_start - 1, 0)) + 1
-    lo = len(window.head[:prev_start].encode("utf-8"))
-    hi = cursor + len(window.tail.split("\n", 2)[0].encode("utf-8")) + 1
-    for error in syntax.error_nodes(root):
-        if error.start_byte <= hi and error.end_byte >= lo:
-            return -1
+    lo, hi = _cursor_lines(window)
     found = syntax.captures(window.language, root, max(lo - 1, 0), hi)
     docs = {(n.start_byte, n.end_byte) for n in found.get("doc", [])}
     # The innermost block that holds the cursor, or ends just before it (only blanks between).

@@ -134,7 +134,9 @@ class Window:
         """Blocks that start inside `middle` and have no statement yet (an opened body still to write)."""
         tree = self.tree(middle)
         start, end = self.cursor, self.cursor + len(middle.encode("utf-8"))
-        found = syntax.captures(self.language, tree.root_node, start, end)
+        # One byte past the end: the byte range is half-open, and a bodiless header (`else:`
+        # at the end of the middle) has an empty block exactly there, with no error.
+        found = syntax.captures(self.language, tree.root_node, start, end + 1)
         docs = {(n.start_byte, n.end_byte) for n in found.get("doc", [])}
         return [
             block

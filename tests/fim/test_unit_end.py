@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
+from fim import syntax
 from fim.postprocess import completion_filter
+from fim.window import Window
 
 SENTINELS = ("<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>", "<|endoftext|>")
 CURSOR = "<|>"
@@ -161,3 +166,36 @@ def test_echo_of_a_later_line_below_the_cursor_ends_the_completion():
     final, consumed = complete(doc, "    i = 0\n    while i < len(text):\n        i += 1\n", "python")
     assert final == "    i = 0\n"
     assert consumed < len("    i = 0\n    while i < len(text):\n        i += 1\n")
+
+
+#: Real shapes of output that ended on a block header whose body is missing (issue #12), as data.
+HEADERS_WITHOUT_BODY = json.loads((Path(__file__).parent / "fixtures" / "headers_without_body.json").read_text())
+
+
+def parses(source: str, language: str) -> bool:
+    """The file parses: Python's own compiler for Python (tree-sitter accepts an empty block), tree-sitter otherwise."""
+    if language == "python":
+        try:
+            compile(source, "<completion>", "exec")
+        except SyntaxError:
+            return False
+        return True
+    return not syntax.has_error(syntax.parse(source, language).root_node)
+
+
+@pytest.mark.parametrize("case", HEADERS_WITHOUT_BODY, ids=lambda c: f"{c['language']}: {c['why'][:40]}")
+def test_a_header_whose_body_is_missing_is_cut_off(case):
+    language, doc = case["language"], case["doc"]
+    final, _ = complete(doc, case["output"], language)
+    prefix, suffix = doc.split(CURSOR)
+    assert parses(prefix + suffix, language)
+    assert parses(prefix + final + suffix, language), final
+    assert final == case["expected"]
+
+
+def test_the_no_new_error_check_sees_a_header_without_body():
+    # tree-sitter-python gives a bodiless `else:` an empty block and no ERROR or MISSING node;
+    # the check must still call that middle unfinished.
+    window = Window.around("def f(x):\n    if x > 0:\n        y = 1", "\n\n\ndef g():\n    pass\n", "python")
+    assert not window.complete("\n    else:")
+    assert window.complete("\n    else:\n        y = 0")

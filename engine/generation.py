@@ -82,10 +82,17 @@ class IncrementalDecoder:
 
 
 def pick_token(logits: torch.Tensor, sampling: Sampling, generator: torch.Generator | None) -> int:
-    """Choose the next token from one row of logits."""
+    """Choose the next token from one row of logits.
+
+    Any temperature above zero and any `top_p` above zero must leave a valid distribution. Scores are
+    shifted so the best is 0 and kept in float64: in float32 a temperature like 1e-320 (or 1e-300 for
+    `top_p`) rounds to 0, logits / temperature overflow to inf and softmax gives NaN. Shifted, the best
+    token scores 0 / temperature = 0 and the others -inf at worst, so softmax is finite; the most likely
+    token always survives the `top_p` cut.
+    """
     if sampling.greedy:
         return int(torch.argmax(logits))
-    scores = logits.float() / sampling.temperature
+    scores = (logits.double() - logits.max().double()) / sampling.temperature
     if sampling.top_k > 0:
         kth = torch.topk(scores, min(sampling.top_k, scores.numel())).values[-1]
         scores = scores.masked_fill(scores < kth, float("-inf"))
@@ -93,6 +100,7 @@ def pick_token(logits: torch.Tensor, sampling: Sampling, generator: torch.Genera
     if sampling.top_p < 1.0:
         sorted_probs, order = torch.sort(probs, descending=True)
         keep = torch.cumsum(sorted_probs, dim=-1) - sorted_probs < sampling.top_p
+        keep[0] = True
         sorted_probs = sorted_probs * keep
         probs = torch.zeros_like(probs).scatter(0, order, sorted_probs)
     return int(torch.multinomial(probs, 1, generator=generator))

@@ -32,6 +32,8 @@ MIN_SYNTAX_SHARE = 0.5
 
 #: The imports are kept at the top of a cut prefix if they need at most this share of its budget.
 MAX_IMPORTS_SHARE = 0.25
+#: Most of the budget the current file's path line may take; a longer path keeps only its last components.
+MAX_PATH_SHARE = 0.125
 
 
 @dataclass(frozen=True)
@@ -181,6 +183,19 @@ def keep_head_syntax(text: str, budget: int, count: TokenCounter, language: str 
     return keep_head(text, budget, count)
 
 
+def fit_path(path: str | None, budget: int, count: TokenCounter) -> str | None:
+    """The current file's path as the model sees it: whole, or its last components within `MAX_PATH_SHARE`
+    of the budget (None when not even the file name fits). The path is input too: a client's 4,000-character
+    path must not take the prompt past the budget."""
+    if not path:
+        return path
+    room = int(budget * MAX_PATH_SHARE) - 2  # the path line's sentinel and newline
+    if count(path) <= room:
+        return path
+    tail = keep_tail(path, room, count, [i + 1 for i, ch in enumerate(path) if ch in "/\\"])
+    return tail or None
+
+
 def fit(
     fim: FimInput,
     budget: int,
@@ -203,6 +218,8 @@ def fit(
         raise FimError(f"the context budget must be a positive number of tokens, not {budget}")
     if not 0.0 < prefix_share <= 1.0:
         raise FimError(f"the prefix share of the budget must be in (0, 1], not {prefix_share}")
+    path = fit_path(fim.path, budget, count)
+    budget -= count(path) + 2 if path else 0
     prefix_tokens, suffix_tokens = count(fim.prefix), count(fim.suffix)
     prefix_cap = int(budget * prefix_share)
     suffix_cap = budget - prefix_cap
@@ -222,7 +239,7 @@ def fit(
         suffix = keep_head_syntax(fim.suffix, suffix_cap, count, language)
     else:
         suffix = keep_head(fim.suffix, suffix_cap, count, suffix_cuts)
-    truncated = prefix != fim.prefix or suffix != fim.suffix
+    truncated = prefix != fim.prefix or suffix != fim.suffix or path != fim.path
 
     left = budget - count(prefix) - count(suffix)
     kept: list[ContextFile] = []
@@ -239,4 +256,4 @@ def fit(
             if head:
                 kept.append(ContextFile(ctx.path, head))
                 left -= count(head) + count(ctx.path) + 2
-    return Fitted(replace(fim, prefix=prefix, suffix=suffix, context=tuple(reversed(kept))), truncated)
+    return Fitted(replace(fim, prefix=prefix, suffix=suffix, path=path, context=tuple(reversed(kept))), truncated)

@@ -13,16 +13,17 @@ import logging
 import secrets
 import sys
 import time
-from typing import Any, AsyncIterator
+from contextlib import aclosing
+from typing import Any, AsyncIterator, Iterable
 
 from fastapi import Depends, FastAPI, Request
-from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from engine.backend import Completion, CompletionRequest, new_request_id
 from server.errors import ServerError
 from server.protocol import (
-    ErrorBody,
     ErrorResponse,
     Health,
     InfillRequest,
@@ -35,52 +36,49 @@ from server.protocol import (
     infill_response,
     openai_finish,
 )
-from server.service import CompletionService
+from server.refusals import error_body, install_error_handlers
+from server.service import CompletionService, Slot
 
 log = logging.getLogger(__name__)
 
 
-def error_response(status: int, message: str, *, param: str | None = None, headers: dict | None = None) -> JSONResponse:
-    kind = "invalid_request_error" if status < 500 else "server_error"
-    if status == 401:
-        kind = "authentication_error"
-    body = ErrorResponse(error=ErrorBody(message=message, type=kind, param=param, code=status))
-    return JSONResponse(body.model_dump(), status_code=status, headers=headers)
+def _refusal(description: str) -> dict[str, Any]:
+    return {"model": ErrorResponse, "description": description}
 
 
-_TYPE_NAMES = {"str", "int", "float", "bool", "none"}
+#: What the completion routes answer besides 200, for the OpenAPI document (FastAPI would list 422).
+REFUSALS: dict[int | str, dict[str, Any]] = {
+    200: {"description": "the completion, or with `stream: true` a `text/event-stream` of `data:` events",
+          "content": {"text/event-stream": {"schema": {"type": "string"}}}},
+    400: _refusal("invalid JSON or UTF-8, or a bad field (`param` names it)"),
+    401: _refusal("missing or wrong API key (only when the server runs with --api-key)"),
+    413: _refusal("the input is over --max-input-chars, or the body over the byte limit"),
+    503: _refusal("the model is loading, or --max-pending requests are already running (see Retry-After)"),
+}  # fmt: skip
 
 
-def _describe_validation(exc: RequestValidationError) -> tuple[str, str | None]:
-    """One sentence naming the first bad field."""
-    problems = exc.errors()
-    if not problems:
-        return "invalid request", None
-    first = problems[0]
-    loc = [str(p) for p in first.get("loc", ()) if p != "body"]
-    if first.get("type") == "json_invalid":
-        return f"the request body is not valid JSON: {first.get('ctx', {}).get('error', first.get('msg'))}", None
-    if not loc:
-        return f"the request body must be a JSON object: {first.get('msg')}", None
-    # Union members add their type to the location ("prompt.list[str]"); keep the field path.
-    field = ".".join(p for p in loc if p not in _TYPE_NAMES and "[" not in p and "(" not in p)
-    more = f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""
-    return f"{field}: {first.get('msg')}{more}", loc[0]
-
-
-def create_app(service: CompletionService, *, api_key: str | None = None) -> FastAPI:
-    app = FastAPI(title="codegemma-fim", version="0.1.0", docs_url="/docs", redoc_url=None)
+def create_app(service: CompletionService, *, api_key: str | None = None, cors_origins: Iterable[str] = ()) -> FastAPI:
+    """The HTTP app. `cors_origins` lets browser pages from those origins call it (none by default)."""
+    max_body = service.limits.max_body_bytes
+    app = FastAPI(title="codegemma-fim", version="0.1.0", docs_url="/docs", redoc_url=None, max_body_size=max_body)
     app.state.service = service
+    install_error_handlers(app, max_body)
+    if cors_origins := list(cors_origins):
+        app.add_middleware(CORSMiddleware, allow_origins=cors_origins, allow_methods=["GET", "POST"],
+                           allow_headers=["authorization", "content-type"])  # fmt: skip
 
-    @app.exception_handler(RequestValidationError)
-    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        message, param = _describe_validation(exc)
-        return error_response(400, message, param=param)
+    def openapi() -> dict[str, Any]:
+        """FastAPI's document without the 422 it adds to every route: validation errors are answered 400."""
+        if app.openapi_schema is None:
+            schema = FastAPI.openapi(app)
+            for operations in schema["paths"].values():
+                for operation in operations.values():
+                    operation["responses"].pop("422", None)
+            for name in ("HTTPValidationError", "ValidationError"):
+                schema.get("components", {}).get("schemas", {}).pop(name, None)
+        return app.openapi_schema
 
-    @app.exception_handler(ServerError)
-    async def _refused(request: Request, exc: ServerError) -> JSONResponse:
-        headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else None
-        return error_response(exc.status, exc.message, param=exc.param, headers=headers)
+    app.openapi = openapi  # type: ignore[method-assign]
 
     async def require_key(request: Request) -> None:
         if api_key is None:
@@ -92,7 +90,7 @@ def create_app(service: CompletionService, *, api_key: str | None = None) -> Fas
 
     guarded = [Depends(require_key)]
 
-    @app.get("/health", response_model=Health)
+    @app.get("/health", response_model=Health, responses={503: {"model": Health, "description": "loading or failed"}})
     async def health() -> JSONResponse:
         body = Health(
             status=service.status,  # type: ignore[arg-type]
@@ -103,28 +101,30 @@ def create_app(service: CompletionService, *, api_key: str | None = None) -> Fas
             error=service.error,
             peak_rss_mb=peak_rss_mb(),
             prompt_cache=service.prompt_cache_stats(),
+            pending=service.pending,
         )
         return JSONResponse(body.model_dump(), status_code=200 if service.status == "ok" else 503)
 
-    @app.get("/v1/models", dependencies=guarded)
+    @app.get("/v1/models", dependencies=guarded, responses={401: REFUSALS[401]})
     async def models() -> ModelList:
         names = [service.model_name] if service.model_name else []
         return ModelList(data=[ModelCard(id=n) for n in names])
 
-    @app.post("/v1/completions", dependencies=guarded)
+    @app.post("/v1/completions", dependencies=guarded, response_model=OpenAICompletionResponse, responses=REFUSALS)
     async def completions(body: OpenAICompletionRequest, request: Request) -> Any:
         if body.stream and body.n > 1:
             raise ServerError(400, "n > 1 cannot be streamed; ask for n = 1 or stream = false", param="n")
         model = service.model_name or "unknown"
+        fields = body.input_fields
         if body.stream:
             req = body.to_request(service.limits.default_max_tokens)
-            service.check(req)  # refuse before the 200 of a stream is sent
-            return _sse(_openai_chunks(service, req, model))
+            slot = service.admit(req, fields)  # a place among --max-pending before the 200 of a stream is sent
+            return _sse(_openai_chunks(service, req, slot, model), slot, done="[DONE]")
         choices, prompt_tokens, completion_tokens = [], 0, 0
         request_id = new_request_id()
         for i in range(body.n):
             req = body.to_request(service.limits.default_max_tokens, seed_offset=i)
-            done = await service.complete(req, request.is_disconnected)
+            done = await service.complete(req, request.is_disconnected, fields)
             _log_done(req, done)
             choices.append(OpenAIChoice(text=done.text, index=i, finish_reason=openai_finish(done)))
             prompt_tokens = done.timings.prompt_tokens
@@ -133,15 +133,15 @@ def create_app(service: CompletionService, *, api_key: str | None = None) -> Fas
                       total_tokens=prompt_tokens + completion_tokens)  # fmt: skip
         return OpenAICompletionResponse(id=request_id, model=model, choices=choices, usage=usage)
 
-    @app.post("/infill", dependencies=guarded)
+    @app.post("/infill", dependencies=guarded, response_model=dict[str, Any], responses=REFUSALS)
     async def infill(body: InfillRequest, request: Request) -> Any:
         client = request.client.host if request.client else None
         req = body.to_request(service.limits.default_max_tokens, client=client)
         model = service.model_name or "unknown"
         if body.stream:
-            service.check(req)
-            return _sse(_infill_chunks(service, req, model, body.response_fields))
-        done = await service.complete(req, request.is_disconnected)
+            slot = service.admit(req, body.input_fields)
+            return _sse(_infill_chunks(service, req, slot, model, body.response_fields), slot)
+        done = await service.complete(req, request.is_disconnected, body.input_fields)
         _log_done(req, done)
         return infill_response(done, model, body.response_fields)
 
@@ -163,16 +163,46 @@ def _log_done(req: CompletionRequest, done: Completion) -> None:
              done.finish_reason, len(done.text))  # fmt: skip
 
 
-def _sse(chunks: AsyncIterator[dict[str, Any] | str]) -> StreamingResponse:
+class _SlotStream(StreamingResponse):
+    """A stream that gives its `--max-pending` place back when the response ends, however it ends.
+
+    A client that hangs up before the first chunk leaves the body generator unstarted, so its own
+    cleanup never runs; closing it here also cancels a generation still running for nobody.
+    """
+
+    def __init__(self, content: AsyncIterator[str], slot: Slot) -> None:
+        super().__init__(content, media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+        self.slot = slot
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            await self.body_iterator.aclose()  # type: ignore[union-attr]
+            self.slot.release()
+
+
+def _sse(chunks: AsyncIterator[dict[str, Any]], slot: Slot, *, done: str | None = None) -> StreamingResponse:
+    """Server-sent events; a failure after the 200 is sent ends the stream with an `error` event (then `done`)."""
+
     async def encode() -> AsyncIterator[str]:
-        async for chunk in chunks:
-            payload = chunk if isinstance(chunk, str) else json.dumps(chunk, ensure_ascii=False)
-            yield f"data: {payload}\n\n"
+        try:
+            async with aclosing(chunks):  # closed at once when the client leaves: generation stops
+                async for chunk in chunks:
+                    yield f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n"
+        except Exception as exc:
+            log.exception("stream failed after it started")
+            status, param = (exc.status, exc.param) if isinstance(exc, ServerError) else (500, None)
+            message = exc.message if isinstance(exc, ServerError) else f"the completion failed ({type(exc).__name__})"
+            yield f"data: {error_body(status, message, param).model_dump_json()}\n\n"
+        if done is not None:
+            yield f"data: {done}\n\n"
 
-    return StreamingResponse(encode(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+    return _SlotStream(encode(), slot)
 
 
-async def _openai_chunks(service: CompletionService, req: CompletionRequest, model: str) -> AsyncIterator[Any]:
+async def _openai_chunks(service: CompletionService, req: CompletionRequest, slot: Slot,
+                         model: str) -> AsyncIterator[Any]:  # fmt: skip
     created = int(time.time())
 
     def chunk(text: str, finish: str | None) -> dict[str, Any]:
@@ -180,23 +210,24 @@ async def _openai_chunks(service: CompletionService, req: CompletionRequest, mod
         return {"id": req.request_id, "object": "text_completion", "created": created, "model": model,
                 "choices": [choice]}  # fmt: skip
 
-    async for item in service.stream(req):
-        if isinstance(item, Completion):
-            _log_done(req, item)
-            yield chunk("", openai_finish(item))
-        elif item:
-            yield chunk(item, None)
-    yield "[DONE]"
+    async with aclosing(service.stream(req, slot)) as items:
+        async for item in items:
+            if isinstance(item, Completion):
+                _log_done(req, item)
+                yield chunk("", openai_finish(item))
+            elif item:
+                yield chunk(item, None)
 
 
 async def _infill_chunks(
-    service: CompletionService, req: CompletionRequest, model: str, fields: list[str] | None
+    service: CompletionService, req: CompletionRequest, slot: Slot, model: str, fields: list[str] | None
 ) -> AsyncIterator[Any]:
-    async for item in service.stream(req):
-        if isinstance(item, Completion):
-            _log_done(req, item)
-            final = infill_response(item, model, fields)
-            final["content"] = ""  # already streamed piece by piece, as llama.cpp does
-            yield final
-        elif item:
-            yield {"index": 0, "content": item, "stop": False, "id_slot": 0}
+    async with aclosing(service.stream(req, slot)) as items:
+        async for item in items:
+            if isinstance(item, Completion):
+                _log_done(req, item)
+                final = infill_response(item, model, fields)
+                final["content"] = ""  # already streamed piece by piece, as llama.cpp does
+                yield final
+            elif item:
+                yield {"index": 0, "content": item, "stop": False, "id_slot": 0}

@@ -40,6 +40,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="largest prefix + suffix + extra context accepted, in characters (default: 524288)")  # fmt: skip
     parser.add_argument("--max-tokens", type=int, default=64,
                         help="tokens to generate when a request does not say (default: 64)")  # fmt: skip
+    parser.add_argument("--read-timeout", type=float, default=30.0,
+                        help="seconds a client has to send a whole request; a stalled upload is cut off "
+                        "(default: 30)")  # fmt: skip
+    parser.add_argument("--cors-origin", action="append", default=[], metavar="ORIGIN",
+                        help="let browser pages from ORIGIN (e.g. http://localhost:3000, or *) call the server; "
+                        "repeatable (default: none, CORS off)")  # fmt: skip
     add_model_arguments(parser)
 
 
@@ -60,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
 
     from engine.cli import load_backend
     from server.app import create_app
+    from server.connection import uvicorn_config
     from server.service import CompletionService, ServiceLimits
 
     if not is_loopback(args.host) and not args.api_key and not args.insecure_no_key:
@@ -69,18 +76,21 @@ def run(args: argparse.Namespace) -> int:
             "Pass --api-key (or set CODEGEMMA_API_KEY), or --insecure-no-key if you really mean it",
         )
     for flag, value in (("--max-pending", args.max_pending), ("--max-input-chars", args.max_input_chars),
-                        ("--max-tokens", args.max_tokens), ("--port", args.port)):  # fmt: skip
+                        ("--max-tokens", args.max_tokens), ("--port", args.port),
+                        ("--read-timeout", args.read_timeout)):  # fmt: skip
         if value <= 0:
             raise ServerError(0, f"{flag} must be positive, not {value}")
     limits = ServiceLimits(
         max_pending=args.max_pending, max_input_chars=args.max_input_chars, default_max_tokens=args.max_tokens
     )
     service = CompletionService(lambda: load_backend(args), limits)
-    app = create_app(service, api_key=args.api_key)
+    app = create_app(service, api_key=args.api_key, cors_origins=args.cors_origin)
     service.start_loading()
     log.info("listening on http://%s:%d (health: /health)", args.host, args.port)
+    config = uvicorn_config(app, args.host, args.port, read_timeout=args.read_timeout,
+                            log_level=args.log_level.lower(), access_log=False)  # fmt: skip
     try:
-        uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level.lower(), access_log=False)
+        uvicorn.Server(config).run()
     finally:
         service.close()
     return 0

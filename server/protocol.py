@@ -9,9 +9,9 @@ remote backends and the tests import these same models.
 from __future__ import annotations
 
 import time
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from engine.backend import Completion, CompletionRequest
 from fim.prompt import ContextFile
@@ -21,7 +21,8 @@ MAX_TOKENS_LIMIT = 4096
 
 
 class Lenient(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    # JSON has no NaN or Infinity, but Python's parser accepts them; no field here means either.
+    model_config = ConfigDict(extra="ignore", allow_inf_nan=False)
 
 
 def _stop_tuple(value: str | list[str] | None) -> tuple[str, ...]:
@@ -32,29 +33,53 @@ def _stop_tuple(value: str | list[str] | None) -> tuple[str, ...]:
     return tuple(s for s in value if s)
 
 
+def _whole_characters(value: str) -> str:
+    """Refuse a lone UTF-16 surrogate (JSON `"\\ud800"`): it is no character, and the tokenizer cannot encode it."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(
+            f"contains a lone surrogate (U+{ord(value[exc.start]):04X} at character {exc.start}), which is not text; "
+            "send whole characters (a surrogate pair, or the character itself)"
+        ) from None
+    return value
+
+
+#: A string of whole Unicode characters; every string a request carries is one.
+Text = Annotated[str, AfterValidator(_whole_characters)]
 Temperature = Annotated[float, Field(ge=0.0, le=2.0)]
 TopP = Annotated[float, Field(gt=0.0, le=1.0)]
+#: What `torch.Generator.manual_seed` accepts: any signed or unsigned 64-bit integer.
+Seed = Annotated[int, Field(ge=-(2**63), le=2**64 - 1)]
+
+
+def _offset_seed(seed: int | None, offset: int) -> int | None:
+    """The seed of the `offset`-th sample: consecutive, wrapping around so the largest seed still works."""
+    return None if seed is None else (seed + offset) % 2**64 if offset else seed
 
 
 # --- OpenAI legacy completions -------------------------------------------------
 
 
 class OpenAICompletionRequest(Lenient):
-    model: str | None = None
+    #: The request field each part of the prompt came from, for errors that name it.
+    input_fields: ClassVar[dict[str, str]] = {"prefix": "prompt", "suffix": "suffix", "path": "path"}
+
+    model: Text | None = None
     #: The text before the cursor. A list is accepted when it holds exactly one string.
-    prompt: str | list[str]
-    suffix: str | None = None
+    prompt: Text | list[Text]
+    suffix: Text | None = None
     max_tokens: Annotated[int, Field(ge=1, le=MAX_TOKENS_LIMIT)] | None = None
     temperature: Temperature = 0.0
     top_p: TopP = 1.0
     n: Annotated[int, Field(ge=1, le=8)] = 1
-    stop: str | list[str] | None = None
+    stop: Text | list[Text] | None = None
     stream: bool = False
-    seed: int | None = None
+    seed: Seed | None = None
     logprobs: None = Field(default=None, description="not supported; must be absent or null")
     echo: Literal[False] = False
     #: Extensions: path of the file (shown to the model), and our post-processing switch.
-    path: str | None = None
+    path: Text | None = None
     raw: bool = False
 
     @field_validator("prompt")
@@ -80,7 +105,7 @@ class OpenAICompletionRequest(Lenient):
             max_tokens=self.max_tokens or default_max_tokens,
             temperature=self.temperature,
             top_p=self.top_p,
-            seed=None if self.seed is None else self.seed + seed_offset,
+            seed=_offset_seed(self.seed, seed_offset),
             stop=_stop_tuple(self.stop),
             raw=self.raw,
         )
@@ -116,30 +141,33 @@ def openai_finish(completion: Completion) -> Literal["stop", "length"]:
 
 
 class ExtraChunk(Lenient):
-    filename: str = ""
-    text: str = ""
+    filename: Text = ""
+    text: Text = ""
 
 
 class InfillRequest(Lenient):
-    input_prefix: str = ""
-    input_suffix: str = ""
+    input_fields: ClassVar[dict[str, str]] = {"prefix": "input_prefix", "suffix": "input_suffix", "path": "path",
+                                              "context": "input_extra"}  # fmt: skip
+
+    input_prefix: Text = ""
+    input_suffix: Text = ""
     input_extra: list[ExtraChunk] = Field(default_factory=list, max_length=64)
     #: Text of the cursor line typed so far (llama.vim sends it apart from the prefix).
-    prompt: str = ""
+    prompt: Text = ""
     n_predict: Annotated[int, Field(ge=-1, le=MAX_TOKENS_LIMIT)] = -1
-    stop: list[str] = Field(default_factory=list, max_length=16)
+    stop: list[Text] = Field(default_factory=list, max_length=16)
     n_indent: Annotated[int, Field(ge=0, le=1000)] = 0
     temperature: Temperature = 0.0
     top_k: Annotated[int, Field(ge=0)] = 0
     top_p: TopP = 1.0
-    seed: int | None = None
+    seed: Seed | None = None
     stream: bool = False
     cache_prompt: bool = True
     t_max_predict_ms: Annotated[float, Field(ge=0)] = 0
     id_slot: int = -1
-    response_fields: list[str] | None = None
+    response_fields: list[Text] | None = None
     #: Extensions: path of the file, and our post-processing switch.
-    path: str | None = None
+    path: Text | None = None
     raw: bool = False
 
     @field_validator("seed")
@@ -226,6 +254,8 @@ class Health(BaseModel):
     peak_rss_mb: float | None = None
     #: KV caches kept between requests: entries, MiB held and the `--prompt-cache-mb` bound.
     prompt_cache: dict[str, float] | None = None
+    #: Requests running or waiting now (at most `--max-pending`); 0 once clients are gone.
+    pending: int = 0
 
 
 class ModelCard(BaseModel):

@@ -15,7 +15,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from typing import AsyncIterator, Awaitable, Callable
+from typing import AsyncIterator, Awaitable, Callable, Mapping
 
 from engine.backend import Backend, CancelToken, Completion, CompletionRequest
 from server.errors import ServerError
@@ -34,6 +34,12 @@ class ServiceLimits:
     max_input_chars: int = 512 * 1024
     #: `max_tokens` when a request does not say.
     default_max_tokens: int = 64
+
+    @property
+    def max_body_bytes(self) -> int:
+        """The largest request body read: `max_input_chars` even if every character is a 6-byte JSON escape
+        (`\\u00e9`), and 1 MiB for the other fields. A larger body is refused before it is read whole."""
+        return 6 * self.max_input_chars + 2**20
 
 
 class CompletionService:
@@ -97,15 +103,33 @@ class CompletionService:
 
     # --- requests ----------------------------------------------------------
 
-    def check(self, request: CompletionRequest) -> None:
-        """Refuse a request the service cannot take now (too big, busy, model not loaded)."""
-        size = len(request.prefix) + len(request.suffix) + sum(len(c.content) for c in request.context)
+    @property
+    def pending(self) -> int:
+        """Requests running or waiting now (admitted and not yet released)."""
+        return self._pending
+
+    def check(self, request: CompletionRequest, fields: Mapping[str, str] | None = None) -> None:
+        """Refuse a request the service cannot take now (too big, busy, model not loaded).
+
+        `fields` maps the parts of the input (`prefix`, `suffix`, `path`, `context`) to the request
+        fields they came from, so that a 413 names the largest one as the client spelled it.
+        """
+        parts = {
+            "prefix": len(request.prefix),
+            "suffix": len(request.suffix),
+            "path": len(request.path or ""),
+            "context": sum(len(c.path) + len(c.content) for c in request.context),
+        }
+        size = sum(parts.values())
         if size > self.limits.max_input_chars:
+            names = {**{part: part for part in parts}, **(fields or {})}
+            largest = max(parts, key=parts.__getitem__)
+            listed = ", ".join(f"{names[part]} {n}" for part, n in parts.items() if n)
             raise ServerError(
                 413,
-                f"the prompt is {size} characters; this server accepts at most {self.limits.max_input_chars} "
-                "(prefix + suffix + input_extra); send less context",
-                param="prompt",
+                f"the input is {size} characters ({listed}); this server accepts at most "
+                f"{self.limits.max_input_chars} in all; send less context",
+                param=names[largest],
             )
         with self._pending_lock:
             if self._pending >= self.limits.max_pending:
@@ -115,20 +139,27 @@ class CompletionService:
                 raise ServerError(503, f"the model failed to load: {self.error}")
             raise ServerError(503, "the model is still loading; retry when /health reports ok", retry_after=2)
 
-    def _admit(self) -> None:
+    def admit(self, request: CompletionRequest, fields: Mapping[str, str] | None = None) -> Slot:
+        """Check `request` and take one of the `max_pending` places for it, or refuse it.
+
+        A stream takes its place before its 200 is sent, so a busy server answers 503 rather than a
+        stream that ends before it starts.
+        """
+        self.check(request, fields)
         with self._pending_lock:
             if self._pending >= self.limits.max_pending:
                 raise ServerError(503, f"server busy: {self._pending} requests pending; retry shortly", retry_after=1)
             self._pending += 1
+        return Slot(self._release)
 
     def _release(self) -> None:
         with self._pending_lock:
             self._pending -= 1
 
-    async def complete(self, request: CompletionRequest, disconnected: Callable[[], Awaitable[bool]]) -> Completion:
+    async def complete(self, request: CompletionRequest, disconnected: Callable[[], Awaitable[bool]],
+                       fields: Mapping[str, str] | None = None) -> Completion:  # fmt: skip
         """Run one completion; cancel it if `disconnected()` turns true while it runs."""
-        self.check(request)
-        self._admit()
+        slot = self.admit(request, fields)
         cancel = CancelToken()
         backend = self.backend
         assert backend is not None
@@ -144,15 +175,13 @@ class CompletionService:
             cancel.cancel()
             raise
         finally:
-            self._release()
+            slot.release()
 
-    async def stream(self, request: CompletionRequest) -> AsyncIterator[str | Completion]:
-        """Yield text pieces as they become final, then the `Completion`.
+    async def stream(self, request: CompletionRequest, slot: Slot) -> AsyncIterator[str | Completion]:
+        """Yield text pieces as they become final, then the `Completion`; release `slot` (from `admit`) at the end.
 
         Closing the iterator early (the client disconnected) cancels generation.
         """
-        self.check(request)
-        self._admit()
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[str | Completion | BaseException] = asyncio.Queue()
         cancel = CancelToken()
@@ -179,9 +208,27 @@ class CompletionService:
                     return
         finally:
             cancel.cancel()
-            self._release()
+            slot.release()
             if not worker.done():
                 log.info("%s: stream closed early; cancelling", request.request_id)
+
+
+class Slot:
+    """One place among the `max_pending` requests; `release` gives it back, once however often it is called.
+
+    A stream's place is released by whichever comes first: the stream ending, or its response ending
+    (a client that leaves before the first chunk means the stream never runs its own cleanup).
+    """
+
+    def __init__(self, release: Callable[[], None]) -> None:
+        self._give_back: Callable[[], None] | None = release
+        self._lock = threading.Lock()
+
+    def release(self) -> None:
+        with self._lock:
+            give_back, self._give_back = self._give_back, None
+        if give_back is not None:
+            give_back()
 
 
 def warm_up(backend: Backend) -> None:

@@ -13,6 +13,7 @@ import uvicorn
 
 from engine.local import LocalBackend
 from server.app import create_app
+from server.connection import uvicorn_config
 from server.service import CompletionService, ServiceLimits
 
 
@@ -23,9 +24,10 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_server(service: CompletionService, api_key: str | None = None):
+def running_server(service: CompletionService, api_key: str | None = None, read_timeout: float = 30.0, **app_options):
     port = free_port()
-    config = uvicorn.Config(create_app(service, api_key=api_key), host="127.0.0.1", port=port, log_level="warning")
+    app = create_app(service, api_key=api_key, **app_options)
+    config = uvicorn_config(app, "127.0.0.1", port, read_timeout=read_timeout, log_level="warning")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections import OrderedDict
-from dataclasses import dataclass
 from typing import Any
 
 from engine.backend import CancelToken, Completion, CompletionRequest, TextCallback, Timings
@@ -13,10 +11,8 @@ from engine.generation import Decoding, Sampling
 from engine.loading import LoadedModel
 from engine.prompt_cache import DEFAULT_PROMPT_CACHE_MB, PromptCache, crop_cache
 from engine.speculation import Drafter, continuation_after_edit
-from fim.budget import fit
-from fim.postprocess import completion_filter
-from fim.prompt import FimInput, build_prompt
-from fim.syntax import language_for
+from engine.previous import RecentCompletions, typed_through
+from engine.prompting import fitted_prompt, request_filter
 
 log = logging.getLogger(__name__)
 
@@ -24,55 +20,11 @@ log = logging.getLogger(__name__)
 DEFAULT_CONTEXT_TOKENS = 1024
 
 
-def request_language(request: CompletionRequest) -> str | None:
-    """The grammar for the request: its language id if we know it, else its path's extension."""
-    return language_for(request.language) or language_for(request.path)
-
-
 def fitted_prompt_ids(lm: LoadedModel, request: CompletionRequest, context_tokens: int) -> tuple[list[int], bool]:
     """Token ids of the request's prompt after fitting it to the budget, and whether it was cut."""
-    fim = FimInput(prefix=request.prefix, suffix=request.suffix, path=request.path, context=request.context)
-    fitted = fit(fim, context_tokens, lm.count_tokens, language=request_language(request))
-    prompt = build_prompt(lm.fim_format, fitted.fim)
+    prompt, truncated = fitted_prompt(lm.fim_format, request, context_tokens, lm.count_tokens)
     # add_special_tokens puts bos first for the families that want it (Gemma, Llama).
-    return lm.tokenizer.encode(prompt, add_special_tokens=True), fitted.truncated
-
-
-#: Cache keys whose last completion is remembered as a speculation draft.
-MAX_PREVIOUS = 256
-
-
-@dataclass(frozen=True)
-class _Previous:
-    """The last completion for a cache key: where it was asked, with what settings, and what came back."""
-
-    prefix: str
-    suffix: str
-    text: str
-    finish_reason: str
-    settings: tuple
-
-
-def _settings(request: CompletionRequest) -> tuple:
-    """Everything about a request but its prefix and id: two requests that agree here differ only in the prefix."""
-    return (request.suffix, request.path, request.context, request.language, request.max_tokens, request.temperature,
-            request.stop, request.raw, request.n_indent)  # fmt: skip
-
-
-def typed_through(previous: _Previous | None, request: CompletionRequest) -> str | None:
-    """The rest of the previous completion when the user has typed its start, else None.
-
-    This is typing through the ghost text: the model's greedy answer for the
-    longer prefix is the rest of what it already wrote. Only complete greedy
-    answers are reused, never a whitespace-only rest.
-    """
-    if previous is None or request.temperature > 0 or previous.finish_reason != "stop":
-        return None
-    # Forward typing only: after a deletion the model is asked again.
-    if previous.settings != _settings(request) or len(request.prefix) <= len(previous.prefix):
-        return None
-    rest = continuation_after_edit(previous.prefix, previous.suffix, previous.text, request.prefix, request.suffix)
-    return rest if rest.strip() else None
+    return lm.tokenizer.encode(prompt, add_special_tokens=True), truncated
 
 
 class LocalBackend:
@@ -98,7 +50,7 @@ class LocalBackend:
         self.name = f"local:{lm.name}"
         self.scheduler = BatchScheduler(lm.model, max_batch=max_batch)
         self.prompt_cache = PromptCache(lambda: DynamicCache(config=lm.model.config), int(prompt_cache_mb * 2**20))
-        self._previous: OrderedDict[str, _Previous] = OrderedDict()
+        self._previous = RecentCompletions()
 
     def prompt_ids(self, request: CompletionRequest) -> tuple[list[int], bool]:
         return fitted_prompt_ids(self.lm, request, self.context_tokens)
@@ -125,17 +77,14 @@ class LocalBackend:
         if self.reuse:
             rest = typed_through(self._previous.get(key), request)
             if rest is not None:
-                self._remember(key, request, rest, "stop")
+                self._previous.remember(key, request, rest, "stop")
                 if on_text is not None:
                     on_text(rest)
                 log.info("%s: typed through the previous completion; %d characters left", request.request_id,
                          len(rest))  # fmt: skip
                 return Completion(rest, "stop", "eos", request_id=request.request_id, reused=True)
         ids, truncated = self.prompt_ids(request)
-        stops = (*self.lm.fim_format.family.stop_strings, *request.stop)
-        text_filter = completion_filter(
-            stop_words=stops, prefix=request.prefix, suffix=request.suffix, raw=request.raw, n_indent=request.n_indent,
-            language=request_language(request))
+        text_filter = request_filter(self.lm.fim_format, request)
         sampling = Sampling(request.temperature, request.top_p, request.top_k, request.seed)
         cache, reused = self.prompt_cache.checkout(key, ids)
         filled = min(reused, len(ids) - 1)  # the last prompt token's logits are always computed
@@ -151,7 +100,7 @@ class LocalBackend:
 
         result = self.scheduler.run(Job(ids=ids, cache=cache, state=state, release=release, filled=filled))
         if result.finish_reason != "cancelled":
-            self._remember(key, request, result.text, result.finish_reason)
+            self._previous.remember(key, request, result.text, result.finish_reason)
         timings = Timings(
             prompt_tokens=result.prompt_tokens,
             cached_tokens=result.cached_tokens,
@@ -174,12 +123,6 @@ class LocalBackend:
             truncated=truncated,
             request_id=request.request_id,
         )
-
-    def _remember(self, key: str, request: CompletionRequest, text: str, finish_reason: str) -> None:
-        self._previous.pop(key, None)
-        self._previous[key] = _Previous(request.prefix, request.suffix, text, finish_reason, _settings(request))
-        while len(self._previous) > MAX_PREVIOUS:
-            self._previous.popitem(last=False)
 
     def _decode(self, ids: list[int]) -> str:
         return self.lm.tokenizer.decode(ids, skip_special_tokens=False)

@@ -66,7 +66,7 @@ def test_typing_the_start_of_the_previous_completion_answers_with_the_rest(tiny_
 
     backend = LocalBackend(tiny_model, context_tokens=512)
     asked = CompletionRequest(prefix="total = ", suffix="\n", max_tokens=12, cache_key="doc")
-    backend._remember("doc", asked, "sum(values)", "stop")
+    backend._previous.remember("doc", asked, "sum(values)", "stop")
     typed = replace(asked, prefix="total = su", request_id="r2")
     out = backend.complete(typed)
     assert out.reused and out.text == "m(values)" and backend.scheduler.widest_batch == 0
@@ -80,7 +80,7 @@ def test_typing_the_start_of_the_previous_completion_answers_with_the_rest(tiny_
 
 
 def test_reuse_needs_a_finished_answer_the_same_settings_and_more_than_whitespace():
-    from engine.local import _Previous, _settings, typed_through
+    from engine.previous import Previous as _Previous, request_settings as _settings, typed_through
 
     asked = CompletionRequest(prefix="x = ", suffix="\n", max_tokens=8)
     done = _Previous("x = ", "\n", "f(1)  ", "stop", _settings(asked))

@@ -10,6 +10,10 @@ cancellation is checked between streamed chunks and closes the response
 (our server notices the disconnect and stops generating). A cancel that
 arrives while the server is still reading the prompt takes effect at the
 first chunk.
+
+Peers close idle keep-alive connections; a request that went out on one at
+that moment, and so never reached the peer, is sent once more on a new
+connection (`HttpBackend._send`). Nothing the peer may have begun is.
 """
 
 from __future__ import annotations
@@ -33,6 +37,17 @@ CONNECT_TIMEOUT_S = 5.0
 READ_TIMEOUT_S = 300.0
 #: httpcore's words when a connection closed before any byte of the answer.
 NEVER_ANSWERED = "Server disconnected without sending a response."
+
+
+class PeerFailure(EngineError):
+    """The peer could not be reached (503), did not answer in time (504), or answered with an error (502).
+
+    `status` is what a server in front of the peer answers its own client.
+    """
+
+    def __init__(self, message: str, status: int = 502) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 @dataclass
@@ -157,12 +172,16 @@ class HttpBackend:
                 response.read()
                 self._raise_for_status(response)
                 parsed = self.parse(response.json())
+        except httpx.ConnectError as exc:
+            raise PeerFailure(f"cannot reach {self.target}: {exc or type(exc).__name__}", 503) from None
+        except httpx.ConnectTimeout:
+            raise PeerFailure(f"cannot reach {self.target}: no connection within {CONNECT_TIMEOUT_S:.0f} s", 503) from None
         except httpx.TimeoutException:
-            raise EngineError(f"{self.target} did not answer within {self._timeout:.0f} s") from None
+            raise PeerFailure(f"{self.target} did not answer within {self._timeout:g} s", 504) from None
         except httpx.HTTPError as exc:
-            raise EngineError(f"cannot reach {self.target}: {exc or type(exc).__name__}") from None
+            raise PeerFailure(f"cannot reach {self.target}: {exc or type(exc).__name__}") from None
         except ValueError as exc:  # JSON decoding
-            raise EngineError(f"{self.target} sent an answer that is not valid JSON: {exc}") from None
+            raise PeerFailure(f"{self.target} sent an answer that is not valid JSON: {exc}") from None
         # Servers that report no counts or durations get zeros: callers time the call themselves.
         return self._completion(request, parsed, parsed.text, parsed.timings or Timings())
 
@@ -221,6 +240,8 @@ class HttpBackend:
                 pieces.append(parsed.text)
                 if on_text is not None:
                     on_text(parsed.text)
+                    if cancel is not None and cancel.cancelled:  # the caller has all it wants: stop the peer now
+                        return self._completion(request, Parsed(), "".join(pieces), Timings(), cancelled=True)
             # The end (finish reason) and the counts may come in different chunks (OpenAI usage).
             if parsed.done:
                 last = replace(parsed, timings=parsed.timings or last.timings)
@@ -260,7 +281,7 @@ class HttpBackend:
 
     def _raise_for_status(self, response: httpx.Response) -> None:
         if response.status_code >= 400:
-            raise EngineError(f"{self.target} answered {response.status_code}: {_error_message(response)}")
+            raise PeerFailure(f"{self.target} answered {response.status_code}: {_error_message(response)}")
 
     def close(self) -> None:
         self._client.close()

@@ -7,7 +7,6 @@ the engine can stop on ids rather than on decoded text.
 
 from __future__ import annotations
 
-import functools
 import logging
 import time
 from dataclasses import dataclass, field
@@ -22,31 +21,34 @@ log = logging.getLogger(__name__)
 
 #: What `--model` means when it is not given.
 BUNDLED = "bundled"
-#: Weight types for `--dtype`: auto picks for this machine (`resolve_dtype`); int8 adds int8
-#: decode weights to the bf16 model (`engine.quantize`).
-DTYPES = ("auto", "float32", "bfloat16", "float16", "int8")
-
-
-@functools.cache
-def native_bf16() -> bool:
-    """True when the CPU computes in bfloat16 natively (Linux cpuinfo flags; False elsewhere)."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text(errors="replace")
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
+#: Weight types for `--dtype`: auto picks for this CPU (`engine.cpu`); int8/int4 add decode weights
+#: (`engine.quantize`) to the dense type this CPU reads prompts fastest in; `X+int8` names both.
+DTYPES = ("auto", "float32", "bfloat16", "float16", "int8", "int4",
+          "bfloat16+int8", "float32+int8", "bfloat16+int4", "float32+int4")  # fmt: skip
 
 
 def resolve_dtype(name: str, device: str = "cpu") -> str:
-    """What `auto` means here: int8 decode weights on CPUs with native bf16, else float32; bf16 on GPUs.
+    """What `auto`, `int8` and `int4` mean here, as a full name: `bfloat16+int8`, `float32+int8`, `float32`.
 
-    Measured on the bundled model (HumanEval single-line, 100 tasks): float32 55%, bfloat16 56%, int8 55%.
+    On a GPU auto is bfloat16. On a CPU it is the plan for its kind (`engine.cpu.PLANS`).
     """
-    if name != "auto":
-        return name
+    from engine.cpu import cpu_plan
+
     if device != "cpu":
-        return "bfloat16"
-    return "int8" if native_bf16() else "float32"
+        if split_dtype(name)[1] or name in ("int8", "int4"):
+            raise EngineError(f"--dtype {name} is for CPUs; on a GPU use bfloat16 or float16")
+        return "bfloat16" if name == "auto" else name
+    if name == "auto":
+        return cpu_plan().dtype
+    if name in ("int8", "int4"):
+        return f"{cpu_plan().prompt}+{name}"
+    return name
+
+
+def split_dtype(name: str) -> tuple[str, str | None]:
+    """(dense weight type, decode format or None) of a resolved `--dtype`."""
+    dense, _, decode = name.partition("+")
+    return dense, decode or None
 
 
 @dataclass
@@ -145,14 +147,6 @@ def _hub_error(spec: str, exc: BaseException) -> EngineError:
     return EngineError(f"cannot load {spec}: {exc}")
 
 
-def _torch_dtype(name: str) -> Any:
-    """The torch type to load weights in, for a resolved `--dtype` (not `auto`)."""
-    import torch
-
-    # int8 is a bf16 model with int8 copies of its linear weights (`engine.quantize`).
-    return torch.bfloat16 if name == "int8" else getattr(torch, name)
-
-
 def load_weights(spec: str | None, *, dtype: str = "float32", device: str = "cpu",
                  adapter: str | None = None) -> tuple[str, str, Any, Any]:  # fmt: skip
     """(kind, where, tokenizer, model) for `spec`, in eval mode with `dtype` weights and the adapter merged.
@@ -162,13 +156,12 @@ def load_weights(spec: str | None, *, dtype: str = "float32", device: str = "cpu
     if dtype not in DTYPES:
         raise EngineError(f"unknown --dtype {dtype!r}; choose one of {', '.join(DTYPES)}")
     dtype = resolve_dtype(dtype, device)
-    torch_dtype = _torch_dtype(dtype)
-    if dtype == "int8" and device != "cpu":
-        raise EngineError("--dtype int8 is for CPUs; on a GPU use bfloat16 or float16")
-    if dtype == "int8" and not native_bf16():
-        log.warning("--dtype int8 computes in bfloat16, which this CPU emulates slowly; float32 is faster here")
+    dense, decode = split_dtype(dtype)
     kind, where = resolve_model_dir(spec)
+    import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    torch_dtype = getattr(torch, dense)
 
     try:
         tokenizer = AutoTokenizer.from_pretrained(where)
@@ -183,10 +176,10 @@ def load_weights(spec: str | None, *, dtype: str = "float32", device: str = "cpu
         model = apply_adapter(model, adapter)
     model.to(device)
     model.eval()
-    if dtype == "int8":
-        from engine.quantize import quantize_int8
+    if decode:
+        from engine.quantize import quantize_model
 
-        quantize_int8(model)
+        quantize_model(model, decode)
     release_freed_memory()
     return kind, where, tokenizer, model
 

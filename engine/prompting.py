@@ -32,4 +32,5 @@ def request_filter(fmt: FimFormat, request: CompletionRequest) -> CompletionFilt
     """The rules that end the request's completion: the format's sentinels, its stop words, the unit at the cursor."""
     return completion_filter(
         stop_words=(*fmt.family.stop_strings, *request.stop), prefix=request.prefix, suffix=request.suffix,
-        raw=request.raw, n_indent=request.n_indent, language=request_language(request))  # fmt: skip
+        raw=request.raw, n_indent=request.n_indent, language=request_language(request),
+        request_id=request.request_id)  # fmt: skip

@@ -11,12 +11,15 @@ answers agree.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Iterable, Protocol, Sequence
 
 from fim.unit_end import UnitEnd
 from fim.units import unit_at
+
+log = logging.getLogger(__name__)
 
 
 class Rule(Protocol):
@@ -78,6 +81,16 @@ def _meaningful(line: str) -> bool:
     return len(stripped) >= 4 and any(ch.isalnum() for ch in stripped)
 
 
+def _sure_before(head: str) -> bool:
+    """Text before a line is enough to make an echo of the suffix there a sure one.
+
+    With nothing before it, cutting at the echo answers nothing; right after a
+    header the "echo" may be the header's body.
+    """
+    code = head.rstrip()
+    return bool(code) and code[-1] not in ":{"
+
+
 @dataclass
 class SuffixRepeat:
     """End before a line that repeats the code just below the cursor.
@@ -88,12 +101,20 @@ class SuffixRepeat:
     also skip a line and echo the next ones: a distinctive line (at least
     `DISTINCT_CHARS` characters) among the following `lookahead` suffix lines
     counts as well.
+
+    A cut that would leave nothing, or a header without its body, needs more:
+    the echo at the suffix line's indentation, and an out-of-order echo
+    followed by the suffix line after it. A missing `elif` branch often
+    repeats a statement of a later branch (`self.pos += 1`), and an inner
+    `else:` looks like the outer one below.
     """
 
     suffix: str
     #: True when only whitespace precedes the cursor on its line, so the
     #: completion's first line is a whole line too.
     at_line_start: bool = False
+    #: Text before the cursor on its line: its indentation is the first line's.
+    before: str = ""
     #: How many non-blank suffix lines to compare against.
     window: int = 2
     #: Further suffix lines that end the completion when echoed, if distinctive.
@@ -112,6 +133,26 @@ class SuffixRepeat:
         return frozenset(_indent(ln) + _squeeze(ln) for ln in lines[1 : 1 + self.lookahead]
                          if len(ln.strip()) >= DISTINCT_CHARS and _meaningful(ln))  # fmt: skip
 
+    @cached_property
+    def keyed(self) -> list[str]:
+        """The non-blank suffix lines as indentation plus squeezed text (the first with the cursor line's start)."""
+        lines = [ln.rstrip() for ln in self.suffix.splitlines() if ln.strip()]
+        return [_indent((self.before if not k and not self.suffix[:1].isspace() else "") + ln) + _squeeze(ln)
+                for k, ln in enumerate(lines)]  # fmt: skip
+
+    def _key(self, lines: list[str], i: int) -> str:
+        """Line `i` of the completion as indentation plus squeezed text."""
+        line = self.before + lines[i] if i == 0 else lines[i]
+        return _indent(line) + _squeeze(line)
+
+    def _echo_follows(self, lines: list[str], i: int) -> bool:
+        """Line `i` echoes a later suffix line and the next line echoes the suffix line after that one."""
+        key = self._key(lines, i)
+        if i + 1 >= len(lines) or not lines[i + 1].endswith("\n") or key not in self.keyed[1:]:
+            return False
+        at = self.keyed.index(key, 1)
+        return at + 1 < len(self.keyed) and self._key(lines, i + 1) == self.keyed[at + 1]
+
     def cut(self, text: str, final: bool = False) -> int | None:
         targets = self.targets
         if not targets:
@@ -122,13 +163,16 @@ class SuffixRepeat:
         offset = sum(len(line) for line in lines[:first])
         for i in range(first, len(lines)):
             line = lines[i]
+            sure = _sure_before(text[:offset])
             if (line.endswith("\n") or final) and _squeeze(line) == targets[0]:
-                if _meaningful(line):
+                if sure or self._key(lines, i) == self.keyed[0]:
+                    if _meaningful(line):
+                        return offset
+                    if len(targets) > 1 and i + 1 < len(lines) and _squeeze(lines[i + 1]) == targets[1]:
+                        return offset
+            if (line.endswith("\n") or final) and self._key(lines, i) in self.distinct:
+                if sure or self._echo_follows(lines, i):
                     return offset
-                if len(targets) > 1 and i + 1 < len(lines) and _squeeze(lines[i + 1]) == targets[1]:
-                    return offset
-            if (line.endswith("\n") or final) and _indent(line) + _squeeze(line) in self.distinct:
-                return offset
             offset += len(line)
         return None
 
@@ -142,6 +186,13 @@ class SuffixRepeat:
         echo = whole_line and (targets[0].startswith(partial)
                                or any(d.startswith(_indent(last) + partial) for d in self.distinct))  # fmt: skip
         held = len(last) if echo else 0
+        # A line that may echo a later suffix line, with nothing sure before it, waits for the line after it.
+        lines = text.split("\n")
+        i = len(lines) - 2  # the last finished line
+        if i >= (0 if self.at_line_start else 1) and self._key(lines, i) in self.distinct:
+            start = len(text) - len(lines[-1]) - 1 - len(lines[i])
+            if not _sure_before(text[:start]):
+                held = max(held, len(text) - start)
         # A short first target waits for the line after it.
         lines = text.split("\n")
         if len(lines) >= 2 and lines[-2].strip() == targets[0] and not _meaningful(lines[-2]):
@@ -248,20 +299,29 @@ class CompletionFilter:
 
     rules: Sequence[Rule] = field(default_factory=list)
     guards: Sequence[Guard] = field(default_factory=list)
+    #: The request's id, for the log line that says which rule emptied a completion.
+    request_id: str = ""
+    _emptied: bool = field(default=False, init=False, repr=False)
 
     def check(self, text: str, final: bool = False) -> Verdict:
         cut: int | None = None
         word: str | None = None
+        by = "the end of the output"
         for rule in self.rules:
             at = rule.cut(text, final)
             if at is not None and (cut is None or at < cut):
-                cut = at
+                cut, by = at, type(rule).__name__
                 word = rule.first(text)[1] if isinstance(rule, StopStrings) else None
         if cut is None and final:
             cut = len(text)
         if cut is not None:
             for guard in self.guards:
-                cut = guard.safe_end(text, cut)
+                safe = guard.safe_end(text, cut)
+                if safe < cut and not text[:safe].strip():
+                    by = f"{type(guard).__name__} (no complete code before the cut by {by})"
+                cut = safe
+            if not text[:cut].strip() and text.strip():
+                self._log_emptied(text, by)
             return Verdict(stable=cut, cut=cut, word=word)
         held = max((rule.pending(text) for rule in self.rules), default=0)
         stable = len(text) - held
@@ -270,6 +330,13 @@ class CompletionFilter:
         if not text[:stable].strip():
             stable = 0  # whitespace alone is never shown: it may end up an empty completion
         return Verdict(stable=stable)
+
+    def _log_emptied(self, text: str, by: str) -> None:
+        """Say once which rule cut a completion with content to nothing: the first thing to know about an empty answer."""
+        if not self._emptied:
+            self._emptied = True
+            log.info("%s: completion cut to nothing by %s (the model wrote %d characters: %r)",
+                     self.request_id or "-", by, len(text), text[:60])  # fmt: skip
 
     def finish(self, text: str) -> tuple[str, str | None]:
         """Final text and the stop word that ended it (None when no stop string did)."""
@@ -288,6 +355,7 @@ def completion_filter(
     raw: bool = False,
     n_indent: int = 0,
     language: str | None = None,
+    request_id: str = "",
 ) -> CompletionFilter:
     """The rules for one request.
 
@@ -295,7 +363,8 @@ def completion_filter(
     caller's stop words) and switches our post-processing off, so its effect
     can be measured. `language` (a grammar name from `fim.syntax.language_for`)
     lets the unit at the cursor be read from the syntax tree; without one,
-    indentation and brackets decide.
+    indentation and brackets decide. `request_id` names the request in the
+    log line that says which rule cut a completion to nothing.
     """
     rules: list[Rule] = [StopStrings(tuple(w for w in dict.fromkeys(stop_words) if w))]
     guards: list[Guard] = []
@@ -303,9 +372,9 @@ def completion_filter(
         rules.append(MinIndent(n_indent))
     if not raw:
         cursor_line = prefix.rsplit("\n", 1)[-1]
-        rules.append(SuffixRepeat(suffix, at_line_start=not cursor_line.strip()))
+        rules.append(SuffixRepeat(suffix, at_line_start=not cursor_line.strip(), before=cursor_line))
         rules.append(RepeatedLines(before=cursor_line))
         unit_end = UnitEnd(unit_at(prefix, suffix, language), before=cursor_line)
         rules.append(unit_end)
         guards.append(unit_end)
-    return CompletionFilter(rules, guards)
+    return CompletionFilter(rules, guards, request_id=request_id)

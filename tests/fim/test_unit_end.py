@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import pytest
@@ -199,3 +200,52 @@ def test_the_no_new_error_check_sees_a_header_without_body():
     window = Window.around("def f(x):\n    if x > 0:\n        y = 1", "\n\n\ndef g():\n    pass\n", "python")
     assert not window.complete("\n    else:")
     assert window.complete("\n    else:\n        y = 0")
+
+
+BRANCH_MISSING = [
+    # The missing body repeats a statement of a later branch (`self.pos += 1`): it is not an echo of the suffix.
+    ("python",
+     "def scan(self, out):\n    while self.pos < len(self.text):\n        c = self.text[self.pos]\n"
+     "        if c in SPACES:\n<|>        elif c == '[':\n            out.append(self.literal())\n"
+     "        elif c == '.':\n            self.pos += 1\n            out.append('.')\n",
+     "            self.pos += 1\n        elif c == '[':\n            out.append(self.literal())\n",
+     "            self.pos += 1\n"),
+    # A missing `elif` branch whose body is a later branch's statement.
+    ("python",
+     "def scan(self, out):\n    while self.pos < len(self.text):\n        c = self.text[self.pos]\n"
+     "        if c in SPACES:\n            out.append(' ')\n<|>        elif c == '.':\n            self.pos += 1\n"
+     "            out.append('.')\n",
+     "        elif c == '(':\n            self.pos += 1\n            out.append(self.comment())\n"
+     "        elif c == '.':\n",
+     "        elif c == '(':\n            self.pos += 1\n            out.append(self.comment())\n"),
+    # `else:` for the inner `if`, while the line below the cursor is the outer `else:`.
+    ("python",
+     "def quote(param, value, quote):\n    if value is not None:\n        if quote:\n"
+     "            return f'{param}=\"{value}\"'\n        <|>\n    else:\n        return param\n",
+     "else:\n            return f'{param}={value}'\n    else:\n        return param\n",
+     "else:\n            return f'{param}={value}'\n"),
+]
+
+
+@pytest.mark.parametrize("language, doc, output, expected", BRANCH_MISSING)
+def test_a_branch_missing_in_an_if_elif_chain_is_not_answered_with_nothing(language, doc, output, expected):
+    final, _ = complete(doc, output, language)
+    prefix, suffix = doc.split(CURSOR)
+    assert parses(prefix + final + suffix, language)
+    assert final == expected
+
+
+def test_the_log_says_which_rule_cut_a_completion_to_nothing(caplog):
+    prefix, suffix = "def f(x):\n    y = 1\n", "    return y\n"
+    caplog.set_level(logging.INFO, logger="fim.postprocess")
+    echo = completion_filter(stop_words=SENTINELS, prefix=prefix, suffix=suffix, language="python", request_id="cmpl-7")
+    assert echo.finish("    return y\n")[0] == ""
+    header = completion_filter(stop_words=SENTINELS, prefix=prefix, suffix=suffix, language="python", request_id="cmpl-8")
+    assert header.finish("    if x:\n")[0] == ""
+    lines = [r.getMessage() for r in caplog.records if r.name == "fim.postprocess"]
+    assert len(lines) == 2  # once per completion, though the rules are asked again at the end
+    assert lines[0].startswith("cmpl-7: completion cut to nothing by SuffixRepeat")
+    assert lines[1].startswith("cmpl-8: completion cut to nothing by UnitEnd")
+    kept = completion_filter(stop_words=SENTINELS, prefix=prefix, suffix=suffix, language="python", request_id="cmpl-9")
+    assert kept.finish("    y += x\n")[0] == "    y += x\n"
+    assert not [r for r in caplog.records if "cmpl-9" in r.getMessage()]

@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
+import threading
 import time
 from typing import Any, Mapping
 
 from lsprotocol import types
+from pygls.io_ import StdoutWriter
 from pygls.lsp.server import LanguageServer
-from pygls.protocol import LanguageServerProtocol
 
 from engine.backend import CancelToken, CompletionRequest, new_request_id
 from engine.errors import EngineError
@@ -34,10 +36,12 @@ from lsp.backends import Backends
 from lsp.context import related_files
 from lsp.documents import Document, DocumentStore, column_to_index, uri_to_path
 from lsp.errors import LspError
+from lsp.framing import CHUNK, serve, stdin_chunks
 from lsp.protocol import (
     ACCEPTED_COMMAND, HINT_COMMAND, PROMPT_METHOD, SETTINGS_SECTION, STATS_METHOD, ContextView, HintResult,
     PromptView, Settings, plain_json, settings_section,
 )  # fmt: skip
+from lsp.rpc import CodegemmaProtocol
 from lsp.telemetry import Telemetry
 from lsp.work import InFlight, in_thread
 
@@ -48,15 +52,6 @@ NAME, VERSION = "codegemma", "0.1.0"
 #: generous (code averages 3-4 characters a token), it only spares tokenizing a huge file every request.
 CHARS_PER_TOKEN = 8
 USER_ERRORS = (EngineError, FimError, LspError)
-
-
-class CodegemmaProtocol(LanguageServerProtocol):
-    def structure_message(self, data: dict[str, Any]) -> Any:
-        # JSON-RPC allows a request without `params` (Neovim's `client:request(method)` sends none);
-        # pygls 2 fails to read such a request for a method it does not know and never answers it.
-        if isinstance(data, dict) and "method" in data and "params" not in data:
-            data = {**data, "params": None}
-        return super().structure_message(data)
 
 
 class CodegemmaServer(LanguageServer):
@@ -72,6 +67,44 @@ class CodegemmaServer(LanguageServer):
         self.inflight = InFlight()
         self.telemetry = Telemetry()
         self._reported: set[str] = set()
+
+    # --- transport: pygls' frame reader replaced by one that recovers (lsp.framing) ---------
+
+    def start_io(self, stdin: Any = None, stdout: Any = None) -> None:
+        self._stop_event = threading.Event()
+        self.protocol.set_writer(StdoutWriter(stdout or sys.stdout.buffer))
+
+        async def main() -> None:
+            await serve(stdin_chunks(stdin or sys.stdin.buffer), self.protocol.receive, self.protocol.unreadable,
+                        self._stop_event)  # fmt: skip
+
+        self._run(main())
+
+    def start_tcp(self, host: str, port: int) -> None:
+        self._stop_event = stop = threading.Event()
+
+        async def connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            self.protocol.set_writer(writer)  # type: ignore[arg-type]
+            await serve(lambda: reader.read(CHUNK), self.protocol.receive, self.protocol.unreadable, stop)
+            self.shutdown()
+
+        async def main() -> None:
+            self._server = await asyncio.start_server(connection, host, port)
+            log.info("listening on %s:%d", host, port)
+            async with self._server:
+                await self._server.serve_forever()
+
+        self._run(main())
+
+    def _run(self, main: Any) -> None:
+        try:
+            asyncio.run(main)
+        except BrokenPipeError:
+            log.error("the connection to the client is lost; shutting down")
+        except (KeyboardInterrupt, SystemExit, asyncio.CancelledError):  # `exit`, or the TCP server closed
+            pass
+        finally:
+            self.shutdown()
 
     # --- settings and errors ---------------------------------------------------------
 

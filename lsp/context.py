@@ -2,9 +2,12 @@
 
 A completion is better when the model can see the definitions the current
 file uses. The cheapest strong signal is the import list: an open file
-whose name (or package directory) appears in the current file's imports is
-shown nearest the cursor; other open files of the same language come before
-it, the most recently edited last. Imports are found with the `@top.import`
+whose name appears in the current file's imports is shown nearest the
+cursor, one whose package directory does comes before it, the most recently
+edited last within each. Other open files are not shown, whatever their
+language: they cost prompt tokens (time on a CPU), would send a file's text
+along with every completion of an unrelated one, and a broken one must not
+break completions elsewhere. Imports are found with the `@top.import`
 captures of `fim/queries/<language>.scm`, so no language is special-cased
 here: the names in an import statement (`from pkg.helpers import x`,
 `import "./lib/util.js"`, `use crate::utils::parse`, `#include "foo.h"`)
@@ -30,7 +33,7 @@ MAX_FILES = 8
 MAX_CHARS = 64 * 1024
 
 #: Relevance levels, higher is nearer the cursor.
-IMPORTED, SAME_PACKAGE, SAME_LANGUAGE = 3, 2, 1
+IMPORTED, SAME_PACKAGE = 2, 1
 
 _NAME = re.compile(r"[A-Za-z_$][\w$]*")
 
@@ -47,16 +50,14 @@ def imported_names(doc: Document) -> set[str]:
     return names
 
 
-def relevance(other: Document, names: set[str], language: str | None) -> int:
-    """How relevant `other` is to a file that imports `names` and is written in `language` (0: not)."""
+def relevance(other: Document, names: set[str]) -> int:
+    """How relevant `other` is to a file that imports `names` (0: not at all)."""
     path = PurePosixPath(other.path.replace("\\", "/"))
     stem = path.name.split(".", 1)[0]
     if stem in names:
         return IMPORTED
     if path.parent.name and path.parent.name in names:
         return SAME_PACKAGE
-    if language is not None and other.language == language:
-        return SAME_LANGUAGE
     return 0
 
 
@@ -72,7 +73,7 @@ def related_files(
     for other in documents:
         if other.uri == doc.uri or not other.text.strip():
             continue
-        score = relevance(other, names, doc.language)
+        score = relevance(other, names)
         if score:
             scored.append((score, other.touched, other))
     scored.sort(key=lambda item: (item[0], item[1]))

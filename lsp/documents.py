@@ -7,6 +7,12 @@ offers UTF-8 first, VS Code offers nothing and so gets UTF-16). Python
 strings count code points, so every position is converted here, and nowhere
 else: an emoji is one code point, two UTF-16 units and four UTF-8 bytes.
 
+Text is kept well-formed: a JSON client may send half a UTF-16 surrogate
+pair (`"\\ud800"`), which no file holds and which the tokenizer, tree-sitter
+and every HTTP backend reject; it becomes U+FFFD, which takes the same one
+unit in each encoding (three UTF-8 bytes, like a surrogate is counted), so
+the client's positions stay right.
+
 The tree-sitter tree is parsed lazily, once per document version that
 somebody asks about, not on every keystroke: typing sends many edits and
 only the completion request after them needs the tree.
@@ -27,6 +33,7 @@ from lsp.errors import LspError
 
 ENCODINGS = ("utf-8", "utf-16", "utf-32")
 _EOL = re.compile(r"\r\n|\r|\n")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _clock = itertools.count(1)
 
 
@@ -68,6 +75,11 @@ def index_to_column(line: str, index: int, encoding: str) -> int:
     return sum(units(ch, encoding) for ch in head)
 
 
+def well_formed(text: str) -> str:
+    """`text` with each lone surrogate replaced by U+FFFD (JSON decoding already joined the valid pairs)."""
+    return text if text.isascii() else _SURROGATE.sub("\ufffd", text)
+
+
 def uri_to_path(uri: str) -> str:
     """The file system path of a `file:` URI; other schemes keep their path part."""
     from pygls.uris import to_fs_path
@@ -92,7 +104,9 @@ class Document:
     _tree: Any = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
-        self.path = self.path or uri_to_path(self.uri)
+        self.text = well_formed(self.text)
+        self.path = well_formed(self.path or uri_to_path(self.uri))
+        self.language_id = well_formed(self.language_id)
         if self.language is None:
             self.language = language_for(self.language_id) or language_for(self.path)
         self.touched = next(_clock)
@@ -141,11 +155,11 @@ class Document:
         """Apply one `TextDocumentContentChangeEvent` (a ranged edit or the whole text)."""
         edit_range = getattr(change, "range", None)
         if edit_range is None:
-            self.text = change.text
+            self.text = well_formed(change.text)
         else:
             start = self.offset_at(edit_range.start, encoding)
             end = max(start, self.offset_at(edit_range.end, encoding))
-            self.text = self.text[:start] + change.text + self.text[end:]
+            self.text = self.text[:start] + well_formed(change.text) + self.text[end:]
         self._starts = self._source = self._tree = None
         self.touched = next(_clock)
 

@@ -1,4 +1,4 @@
-"""Other open files go into the prompt by relevance: imported files last (nearest the cursor)."""
+"""Only the open files a document imports go into its prompt, the imported module itself last (nearest the cursor)."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ def store_with(files: dict[str, tuple[str, str]]) -> DocumentStore:
         ("main.c", "c", '#include "vec.h"\n', "vec.h"),
     ],
 )
-def test_imported_file_is_the_most_relevant(path, language_id, source, imported):
+def test_only_the_imported_file_is_context(path, language_id, source, imported):
     ext = path.rsplit(".", 1)[1]
     store = store_with({
         path: (language_id, source + "\n"),
@@ -38,14 +38,22 @@ def test_imported_file_is_the_most_relevant(path, language_id, source, imported)
     })  # fmt: skip
     current = store.get(f"file:///w/{path}")
     context = related_files(current, store, store.display_path)
-    assert [c.path for c in context] == [f"zzz_unrelated.{ext}", imported]
+    assert [c.path for c in context] == [imported]
 
 
-def test_recently_edited_files_of_the_same_language_come_later():
-    store = store_with({"a.py": ("python", "x = 1\n"), "new.py": ("python", "n\n"), "old.py": ("python", "o\n")})
+def test_recently_edited_imported_files_come_later():
+    store = store_with({"a.py": ("python", "import new, old\n"), "new.py": ("python", "n\n"), "old.py": ("python", "o\n"),
+                        "other.py": ("python", "unrelated\n")})  # fmt: skip
     store.change("file:///w/new.py", 2, [types.TextDocumentContentChangeWholeDocument(text="n = 2\n")])
     context = related_files(store.get("file:///w/a.py"), store, store.display_path)
     assert [c.path for c in context] == ["old.py", "new.py"]
+
+
+def test_a_file_of_the_imported_package_comes_before_the_imported_module():
+    store = store_with({"app.py": ("python", "from pkg.helpers import parse\n"), "pkg/helpers.py": ("python", "h\n"),
+                        "pkg/other.py": ("python", "o\n"), "lib/other.py": ("python", "l\n")})  # fmt: skip
+    context = related_files(store.get("file:///w/app.py"), store, store.display_path)
+    assert [c.path for c in context] == ["pkg/other.py", "pkg/helpers.py"]
 
 
 def test_empty_and_unrelated_files_are_left_out():

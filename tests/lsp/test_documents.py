@@ -128,3 +128,17 @@ def test_incremental_edits_equal_splicing_the_string(text, edits, encoding):
         doc.apply(types.TextDocumentContentChangePartial(range=types.Range(start, end), text=new), encoding)
         expected = expected[:a] + new + expected[b:]
         assert doc.text == expected
+
+
+@pytest.mark.parametrize("encoding", ENCODINGS)
+def test_a_lone_surrogate_becomes_a_replacement_character_in_the_same_column(encoding):
+    """Half a UTF-16 pair from a JSON client: the text stays encodable and the columns after it stay put."""
+    store = DocumentStore(encoding)
+    doc = store.open("file:///s\ud800.py", "a = '\ud800'\n", "python")
+    assert doc.text == "a = '\ufffd'\n" and doc.path.endswith("s\ufffd.py")
+    after = encoded_len("a = '\ud800", encoding)  # how the client counts it
+    store.change(doc.uri, 2, [types.TextDocumentContentChangePartial(
+        range=types.Range(types.Position(0, after), types.Position(0, after)), text="\udfffb")])  # fmt: skip
+    assert doc.text == "a = '\ufffd\ufffdb'\n"
+    doc.text.encode("utf-8")  # what the tokenizer, tree-sitter and HTTP backends need
+    assert doc.tree is not None

@@ -69,15 +69,14 @@ async def test_incremental_edits_with_non_ascii_text_and_emoji(client: LanguageC
     assert view.path == "greet.py" and view.language == "python"
 
 
-async def test_the_files_a_document_imports_come_last_in_the_context(client: LanguageClient):
+async def test_the_context_is_the_files_a_document_imports(client: LanguageClient):
     open_doc(client, "pkg/helpers.py", "def parse(text):\n    return text.split()\n")
     open_doc(client, "other.py", "X = 1\n")
     open_doc(client, "notes.md", "# notes\n", language_id="markdown")
     doc = open_doc(client, "app.py", "from pkg.helpers import parse\n\nwords = parse(\n")
     view = await prompt(client, doc, 2, len("words = parse("))
-    paths = [c.path for c in view.context]
-    # Other open Python files come first (this server has more open), the imported one last, Markdown never.
-    assert paths[-1] == "pkg/helpers.py" and "other.py" in paths[:-1] and "notes.md" not in paths
+    # Only what the file imports: not the other open Python files (this server has more open), nor Markdown.
+    assert [c.path for c in view.context] == ["pkg/helpers.py"]
     assert "def parse" in view.context[-1].content
 
 

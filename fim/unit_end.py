@@ -32,40 +32,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from fim.units import OPENERS, Unit, indent_of, is_blank
+from fim.units import OPENERS, Unit, bracket_depth, indent_of, is_blank
 from fim.window import CLOSERS
 
 #: Extra lines a statement may run past the point where brackets and
 #: indentation say it ended, waiting for the tree to agree.
 SLACK_LINES = 2
 
-_PAIRS = {")": "(", "]": "[", "}": "{"}
 _WORD_END = re.compile(r"\w+\Z")
-_QUOTES = "'\"`"
-
-
-def bracket_depth(text: str) -> int:
-    """Open brackets left at the end of `text` (quotes roughly skipped; negative when over-closed)."""
-    depth = 0
-    quote = ""
-    escaped = False
-    for ch in text:
-        if quote:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == quote:
-                quote = ""
-            elif ch == "\n" and quote != "`":
-                quote = ""
-        elif ch in _QUOTES:
-            quote = ch
-        elif ch in "([{":
-            depth += 1
-        elif ch in ")]}":
-            depth -= 1
-    return depth
 
 
 def _code_end(line: str) -> str:
@@ -233,7 +207,7 @@ class UnitEnd:
             return self._block(lines, ends, complete, -1, final)
         if unit.kind == "line" and _code_end(self.before + lines[0]) in (":", "{") and complete > 0:
             # The cursor's line opens a block: its body follows, to the dedent.
-            return self._block(lines, ends, complete, indent_of(self.before), final, start=1)
+            return self._block(lines, ends, complete, unit.statement_indent, final, start=1)
         return self._statement(text, lines, ends, complete, final)
 
     def _finish(self, text: str, end: int) -> int:

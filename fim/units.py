@@ -34,6 +34,11 @@ OPENERS = ":{(["
 #: Columns a tab advances to (Python's rule); only compared within one file.
 TAB_SIZE = 8
 
+#: Most lines a statement at the cursor is looked for over (a header written over several lines).
+STATEMENT_LINES = 20
+
+_QUOTES = "'\"`"
+
 
 def indent_of(line: str) -> int:
     """Indentation width of `line` in columns."""
@@ -45,6 +50,46 @@ def is_blank(line: str) -> bool:
     return not line.strip()
 
 
+def bracket_depth(text: str) -> int:
+    """Open brackets left at the end of `text` (quotes roughly skipped; negative when over-closed)."""
+    depth = 0
+    quote = ""
+    escaped = False
+    for ch in text:
+        if quote:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == quote:
+                quote = ""
+            elif ch == "\n" and quote != "`":
+                quote = ""
+        elif ch in _QUOTES:
+            quote = ch
+        elif ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+    return depth
+
+
+def statement_indent(prefix: str) -> int:
+    """Indentation of the line where the statement ending at the cursor begins.
+
+    A header written over several lines (`def f(a,` / `      b):`) opens its
+    block at its first line's indentation, not at the continuation line's.
+    """
+    code = prefix.rstrip()
+    code = code[:-1] if code.endswith("{") else code  # the block's own opener
+    start = code.rfind("\n") + 1
+    for _ in range(STATEMENT_LINES):
+        if start == 0 or bracket_depth(code[start:]) >= 0:
+            break
+        start = code.rfind("\n", 0, start - 1) + 1
+    return indent_of(code[start:])
+
+
 @dataclass(frozen=True)
 class Unit:
     kind: Kind
@@ -54,6 +99,9 @@ class Unit:
     rest_of_line: str
     #: Indentation of the line that opened the block being filled (`block`, and `line` when it opens one).
     opener_indent: int | None = None
+    #: Indentation of the line where the statement at the cursor begins (the first line of a
+    #: header written over several lines); the cursor line's for whole-line units.
+    statement_indent: int = 0
     #: The first non-blank line below the cursor's line, and its indentation (None at end of file).
     next_line: str | None = None
     next_indent: int | None = None
@@ -110,6 +158,7 @@ def unit_at(prefix: str, suffix: str, language: str | None = None) -> Unit:
         next_line=next_line,
         next_indent=None if next_line is None else indent_of(next_line),
         tail_on_own_line=is_blank(suffix if cut == -1 else suffix[:cut]),
+        statement_indent=indent_of(before) if whole_line else statement_indent(prefix),
         broken_at_cursor=window is not None and _errors_at_cursor(window),
     )
     if window is not None:
@@ -120,7 +169,7 @@ def unit_at(prefix: str, suffix: str, language: str | None = None) -> Unit:
         return Unit("inline", window=window, **base)
     if not whole_line:
         opens = before.rstrip()[-1:] in tuple(OPENERS)
-        return Unit("line", opener_indent=indent_of(before) if opens else None, window=window, **base)
+        return Unit("line", opener_indent=base["statement_indent"] if opens else None, window=window, **base)
     opener = _empty_block_opener(window, prefix)
     if opener is None:
         return Unit("statement", window=window, **base)

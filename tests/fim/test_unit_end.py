@@ -249,3 +249,15 @@ def test_the_log_says_which_rule_cut_a_completion_to_nothing(caplog):
     kept = completion_filter(stop_words=SENTINELS, prefix=prefix, suffix=suffix, language="python", request_id="cmpl-9")
     assert kept.finish("    y += x\n")[0] == "    y += x\n"
     assert not [r for r in caplog.records if "cmpl-9" in r.getMessage()]
+
+
+@pytest.mark.parametrize("language, doc, output, expected", [
+    ("python", "def add(first,\n        second):<|>\n\n\ndef g():\n    pass\n",
+     "\n    return first + second\n\n\ndef g():\n", "\n    return first + second"),
+    ("javascript", "function add(first,\n             second) {<|>\n}\n", "\n  return first + second;\n}\n",
+     "\n  return first + second;"),
+    ("go", "func add(first int,\n\tsecond int) int {<|>\n}\n", "\n\treturn first + second\n}\n", "\n\treturn first + second"),
+])
+def test_the_body_of_a_header_written_over_several_lines(language, doc, output, expected):
+    # The block belongs to the header's first line, not to the continuation line the cursor ends.
+    assert complete(doc, output, language)[0] == expected

@@ -36,7 +36,7 @@ from server.protocol import (
     infill_response,
     openai_finish,
 )
-from server.refusals import error_body, install_error_handlers
+from server.refusals import BodyLimit, error_body, install_error_handlers
 from server.service import CompletionService, Slot
 
 log = logging.getLogger(__name__)
@@ -60,9 +60,10 @@ REFUSALS: dict[int | str, dict[str, Any]] = {
 def create_app(service: CompletionService, *, api_key: str | None = None, cors_origins: Iterable[str] = ()) -> FastAPI:
     """The HTTP app. `cors_origins` lets browser pages from those origins call it (none by default)."""
     max_body = service.limits.max_body_bytes
-    app = FastAPI(title="codegemma-fim", version="0.1.0", docs_url="/docs", redoc_url=None, max_body_size=max_body)
+    app = FastAPI(title="codegemma-fim", version="0.1.0", docs_url="/docs", redoc_url=None)
     app.state.service = service
     install_error_handlers(app, max_body)
+    app.add_middleware(BodyLimit, max_bytes=max_body)
     if cors_origins := list(cors_origins):
         app.add_middleware(CORSMiddleware, allow_origins=cors_origins, allow_methods=["GET", "POST"],
                            allow_headers=["authorization", "content-type"])  # fmt: skip
@@ -92,13 +93,14 @@ def create_app(service: CompletionService, *, api_key: str | None = None, cors_o
 
     @app.get("/health", response_model=Health, responses={503: {"model": Health, "description": "loading or failed"}})
     async def health() -> JSONResponse:
+        await service.check_upstream()
         body = Health(
             status=service.status,  # type: ignore[arg-type]
             model=service.model_name,
             fim_format=service.fim_format,
             device="cpu",
             dtype=service.dtype,
-            error=service.error,
+            error=service.error or service.upstream_error,
             peak_rss_mb=peak_rss_mb(),
             prompt_cache=service.prompt_cache_stats(),
             pending=service.pending,

@@ -10,7 +10,9 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from server.errors import ServerError
 from server.protocol import ErrorBody, ErrorResponse
@@ -84,3 +86,38 @@ def install_error_handlers(app: FastAPI, max_body_bytes: int | None) -> None:
     async def _bug(request: Request, exc: Exception) -> JSONResponse:
         # The server logs the traceback; the client gets the shape it expects.
         return error_response(500, f"internal error ({type(exc).__name__}); see the server log")
+
+
+class BodyLimit:
+    """Refuse a request body over `max_bytes` before reading it whole: at once when its Content-Length says
+    so, else (chunked) as soon as the bytes received pass the limit.
+
+    FastAPI's own `max_body_size` does the same but answers a declared-too-large body in plain text
+    whatever the error handlers say; this answers `{"error": ...}` like every other refusal.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = Headers(scope=scope).get("content-length", "")
+        if declared.isdigit() and int(declared) > self.max_bytes:
+            message = f"the request body is {declared} bytes; this server reads at most {self.max_bytes}"
+            await error_response(413, message, headers={"Connection": "close"})(scope, receive, send)
+            return
+        received = 0
+
+        async def counted() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.max_bytes:
+                # Raised inside the route's body read; FastAPI passes an HTTPException on to the handlers.
+                raise HTTPException(413, headers={"Connection": "close"})
+            return message
+
+        await self.app(scope, counted, send)

@@ -44,31 +44,9 @@ def tiny_model_dir(tmp_path_factory):
     Fast enough for engine and server tests that check mechanics (stops,
     streaming, cancellation, caching) rather than completion quality.
     """
-    from transformers import AutoTokenizer, Qwen2Config, Qwen2ForCausalLM
+    from evals.tiny_model import build_tiny_model
 
-    from engine.bundled import bundled_model_dir
-
-    import torch
-
-    torch.manual_seed(0)
-    tokenizer = AutoTokenizer.from_pretrained(bundled_model_dir())
-    config = Qwen2Config(
-        vocab_size=len(tokenizer),
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=8192,
-        # Untied: with tied embeddings a random model's greedy choice is the
-        # token it was just fed, which for a FIM prompt is a sentinel.
-        tie_word_embeddings=False,
-        eos_token_id=tokenizer.convert_tokens_to_ids("<|im_end|>"),
-    )
-    out = tmp_path_factory.mktemp("tiny-qwen2")
-    Qwen2ForCausalLM(config).save_pretrained(out)
-    tokenizer.save_pretrained(out)
-    return out
+    return build_tiny_model(tmp_path_factory.mktemp("tiny-qwen2"))
 
 
 @pytest.fixture(scope="session")

@@ -92,10 +92,14 @@ class UnitEnd:
             return 0
         last = text.rfind("\n")
         done = text[: last + 1].rstrip(" \t\r\n")
-        if not done:
-            # No finished line yet: the line so far shows once it is complete code, but not a
-            # trailing word still being written (`eli` is a name, `elif` a header).
+        if not done and self.unit.whole_line:
+            safe = 0  # whole lines show a line at a time, like the lines after them
+        elif not done:
+            # The rest of the cursor's line shows once it is complete code, but not a trailing
+            # word still being written (`eli` is a name, `elif` a header).
             safe = len(text.rstrip()) if text[-1:].isspace() else len(_WORD_END.sub("", text))
+            if bracket_depth(self.before + text[:safe]) > bracket_depth(self.before):
+                safe = 0  # inside brackets: wait for them to close rather than parse after every token
         else:
             # The last, unfinished line may be a dedent that ends the unit, and
             # blank lines before it may be dropped with it.

@@ -272,12 +272,12 @@ def parse_backend_spec(spec: str) -> tuple[str, str | None, dict[str, str]]:
     kind, _, url = head.partition("=")
     kind = kind.strip()
     if kind not in KINDS:
-        raise EngineError(f"unknown backend {kind!r} in {spec!r}; choose one of {', '.join(KINDS)}")
+        raise EngineError(f"unknown backend {kind!r} in {head!r}; choose one of {', '.join(KINDS)}")
     options: dict[str, str] = {}
-    for pair in pairs:
+    for n, pair in enumerate(pairs, start=1):
         key, eq, value = pair.partition("=")
-        if not eq or not key.strip():
-            raise EngineError(f"{spec!r}: expected key=value after the URL, got {pair!r}")
+        if not eq or not key.strip():  # the part is not quoted: it may be a key (a secret) without its name
+            raise EngineError(f"{head!r}: expected key=value after the URL, got part {n} without a name and '='")
         options[key.strip().replace("-", "_")] = value.strip()
     return kind, url.strip() or None, options
 

@@ -172,18 +172,36 @@ class HttpBackend:
                 response.read()
                 self._raise_for_status(response)
                 parsed = self.parse(response.json())
-        except httpx.ConnectError as exc:
-            raise PeerFailure(f"cannot reach {self.target}: {exc or type(exc).__name__}", 503) from None
-        except httpx.ConnectTimeout:
-            raise PeerFailure(f"cannot reach {self.target}: no connection within {CONNECT_TIMEOUT_S:.0f} s", 503) from None
-        except httpx.TimeoutException:
-            raise PeerFailure(f"{self.target} did not answer within {self._timeout:g} s", 504) from None
-        except httpx.HTTPError as exc:
-            raise PeerFailure(f"cannot reach {self.target}: {exc or type(exc).__name__}") from None
-        except ValueError as exc:  # JSON decoding
-            raise PeerFailure(f"{self.target} sent an answer that is not valid JSON: {exc}") from None
+        except (httpx.HTTPError, ValueError) as exc:  # ValueError: JSON decoding
+            raise self.failure(exc, self.target) from None
         # Servers that report no counts or durations get zeros: callers time the call themselves.
         return self._completion(request, parsed, parsed.text, parsed.timings or Timings())
+
+    def failure(self, exc: httpx.HTTPError | ValueError, target: str) -> PeerFailure:
+        """One line about what went wrong with a request to `target`, and the status a server in front answers."""
+        if isinstance(exc, ValueError):
+            return PeerFailure(f"{target} sent an answer that is not valid JSON: {exc}")
+        if isinstance(exc, httpx.ConnectError):
+            return PeerFailure(f"cannot reach {target}: {exc or type(exc).__name__}", 503)
+        if isinstance(exc, httpx.ConnectTimeout):
+            return PeerFailure(f"cannot reach {target}: no connection within {CONNECT_TIMEOUT_S:g} s", 503)
+        if isinstance(exc, httpx.TimeoutException):
+            return PeerFailure(f"{target} did not answer within {self._timeout:g} s", 504)
+        return PeerFailure(f"cannot reach {target}: {exc or type(exc).__name__}")
+
+    def call_json(self, path: str, body: Any = None, timeout: float | None = None) -> Any:
+        """GET `path` under the base URL (POST `body` if given) on the completions' connections; the JSON answer."""
+        target = self.url + path
+        wait = timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT
+        try:
+            if body is None:
+                response = self._client.get(target, timeout=wait)
+            else:
+                response = self._client.post(target, json=body, timeout=wait)
+            self._raise_for_status(response, target)
+            return response.json()
+        except (httpx.HTTPError, ValueError) as exc:
+            raise self.failure(exc, target) from None
 
     def _send(self, body: dict[str, Any], stack: ExitStack) -> httpx.Response:
         """POST `body`; the response as soon as its headers are in, the body still to read or stream.
@@ -279,9 +297,9 @@ class HttpBackend:
             request_id=request.request_id,
         )
 
-    def _raise_for_status(self, response: httpx.Response) -> None:
+    def _raise_for_status(self, response: httpx.Response, target: str | None = None) -> None:
         if response.status_code >= 400:
-            raise PeerFailure(f"{self.target} answered {response.status_code}: {_error_message(response)}")
+            raise PeerFailure(f"{target or self.target} answered {response.status_code}: {_error_message(response)}")
 
     def close(self) -> None:
         self._client.close()

@@ -4,6 +4,8 @@
   codegemma serve --model google/codegemma-2b       # CodeGemma (your Hugging Face token)
   codegemma serve --model ./codegemma-2b.gguf --port 8080
   codegemma serve --host 0.0.0.0 --api-key "$KEY"   # reachable from other machines
+  codegemma serve --engine llama.cpp=http://gpu:8080              # our FIM layer in front of llama-server
+  codegemma serve --engine openai=http://gpu:8000,model=Qwen/Qwen2.5-Coder-7B   # ... or vLLM, SGLang
 
 Port 8012 is llama.vim's default, so it works against this server unchanged.
 The server answers at once; /health says "loading" until the model is ready.
@@ -46,6 +48,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cors-origin", action="append", default=[], metavar="ORIGIN",
                         help="let browser pages from ORIGIN (e.g. http://localhost:3000, or *) call the server; "
                         "repeatable (default: none, CORS off)")  # fmt: skip
+    parser.add_argument("--engine", default="local", metavar="KIND[=URL][,key=value...]",
+                        help="where the model runs: local (this process, the model flags below) or an upstream "
+                        "server that takes raw prompts: llama.cpp=URL (its /completion) or openai=URL (/v1/completions: "
+                        "vLLM, SGLang, llama.cpp, LM Studio); options fim_format, tokenizer (bundled, a directory or "
+                        "tokenizer.json), model, api_key (the upstream's key; env CODEGEMMA_ENGINE_KEY), timeout, "
+                        "context_tokens, reuse (default: local)")  # fmt: skip
     add_model_arguments(parser)
 
 
@@ -83,7 +91,13 @@ def run(args: argparse.Namespace) -> int:
     limits = ServiceLimits(
         max_pending=args.max_pending, max_input_chars=args.max_input_chars, default_max_tokens=args.max_tokens
     )
-    service = CompletionService(lambda: load_backend(args), limits)
+    if args.engine == "local":
+        service = CompletionService(lambda: load_backend(args), limits)
+    else:
+        from engine.upstream import upstream_from_spec
+
+        engine = upstream_from_spec(args.engine, fim_format=args.fim_format, context_tokens=args.context_tokens)
+        service = CompletionService(lambda: engine, limits)
     app = create_app(service, api_key=args.api_key, cors_origins=args.cors_origin)
     service.start_loading()
     log.info("listening on http://%s:%d (health: /health)", args.host, args.port)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import AsyncIterator, Awaitable, Callable, Mapping
 
 from engine.backend import Backend, CancelToken, Completion, CompletionRequest
+from engine.transport import PeerFailure
 from server.errors import ServerError
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,8 @@ class CompletionService:
         self.fim_format: str | None = None
         self.dtype: str | None = None
         self.error: str | None = None
+        #: Why an upstream engine (`--engine KIND=URL`) does not answer, as of the last `/health`.
+        self.upstream_error: str | None = None
         self._pending = 0
         self._pending_lock = threading.Lock()
         self._ready = threading.Event()
@@ -76,7 +79,7 @@ class CompletionService:
         self.backend = backend
         lm = getattr(backend, "lm", None)
         self.model_name = getattr(lm, "name", None) or backend.name
-        self.fim_format = getattr(getattr(lm, "fim_format", None), "name", None)
+        self.fim_format = getattr(getattr(lm, "fim_format", None) or getattr(backend, "fim_format", None), "name", None)
         self.dtype = getattr(lm, "dtype", None)
         log.info("ready in %.1f s: %s", time.perf_counter() - started, backend.name)
         self._ready.set()
@@ -91,9 +94,16 @@ class CompletionService:
     def wait_ready(self, timeout: float | None = None) -> bool:
         return self._ready.wait(timeout)
 
+    async def check_upstream(self) -> None:
+        """Ask an upstream engine whether it answers (in a worker: the network may make it wait)."""
+        probe = getattr(self.backend, "probe", None)
+        self.upstream_error = await asyncio.to_thread(probe) if probe is not None else None
+        if self.backend is not None and self.fim_format is None:  # known once the upstream has answered
+            self.fim_format = getattr(getattr(self.backend, "fim_format", None), "name", None)
+
     @property
     def status(self) -> str:
-        if self.error:
+        if self.error or self.upstream_error:
             return "error"
         return "ok" if self.backend is not None else "loading"
 
@@ -174,6 +184,8 @@ class CompletionService:
         except asyncio.CancelledError:
             cancel.cancel()
             raise
+        except PeerFailure as exc:
+            raise refusal(exc) from None
         finally:
             slot.release()
 
@@ -202,7 +214,7 @@ class CompletionService:
             while True:
                 item = await queue.get()
                 if isinstance(item, BaseException):
-                    raise item
+                    raise refusal(item) if isinstance(item, PeerFailure) else item
                 yield item
                 if isinstance(item, Completion):
                     return
@@ -231,8 +243,20 @@ class Slot:
             give_back()
 
 
+def refusal(exc: PeerFailure) -> ServerError:
+    """What the client of an upstream engine hears when the upstream is down (503), too slow (504) or failing (502)."""
+    return ServerError(exc.status, f"upstream engine: {exc}", retry_after=1 if exc.status == 503 else None)
+
+
 def warm_up(backend: Backend) -> None:
-    """One tiny completion, so the first user request does not pay for lazy initialisation."""
+    """One tiny completion, so the first user request does not pay for lazy initialisation.
+
+    An upstream engine that is down is no failed start: `/health` says so until it answers.
+    """
     started = time.perf_counter()
-    backend.complete(CompletionRequest(prefix="def add(a, b):\n    return ", suffix="\n", max_tokens=2, raw=True))
+    try:
+        backend.complete(CompletionRequest(prefix="def add(a, b):\n    return ", suffix="\n", max_tokens=2, raw=True))
+    except PeerFailure as exc:
+        log.warning("%s does not answer yet: %s", backend.name, exc)
+        return
     log.info("warm-up took %.1f s", time.perf_counter() - started)

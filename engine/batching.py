@@ -7,6 +7,9 @@ a time; between every `DECODE_STEPS_PER_CHUNK` steps (or whenever nothing is
 decoding) it reads one prompt chunk of a request that has arrived. Running
 requests are the nearest to done, so they go first, and a long prompt never
 stalls them for more than a chunk.
+A prefill-only request (`max_tokens` 0, sent to warm the prompt cache before
+the user asks) is background work: its prompt chunks run only when no other
+request is reading its prompt or decoding, so it never delays one.
 A request alone in the batch decodes with speculation (`engine.speculation`);
 several decode one token each in one padded forward pass. A cancelled
 request (superseded, its client gone) leaves at its next token, and its slot
@@ -65,6 +68,12 @@ class Job:
     #: Taken by the scheduler when it admits the job, or by the caller giving up before that.
     claim: threading.Lock = field(default_factory=threading.Lock)
 
+    @property
+    def prefill_only(self) -> bool:
+        """Read the prompt into the cache and generate nothing (background work)."""
+        return self.state.max_tokens <= 0
+
+
 
 class BatchScheduler:
     """Runs `Job`s on `model` in one worker thread, decoding up to `max_batch` of them per step."""
@@ -114,16 +123,14 @@ class BatchScheduler:
                         if job.state.cancelled:  # superseded while waiting for its prompt chunk
                             self._end(job)
                     filling = [j for j in filling if not j.done.is_set()]
-                    # Running requests are nearest to done, so their decode steps go first; a prompt
-                    # chunk of a waiting request comes every so many steps, so none waits for ever.
-                    if filling and (not running or steps_since_fill >= DECODE_STEPS_PER_CHUNK):
+                    job = next_to_fill(filling, running, steps_since_fill)
+                    if job is not None:
                         steps_since_fill = 0
-                        job = filling[0]
                         if self._guard(job, self._fill, job):
-                            filling.pop(0)
-                            if self._guard(job, self._advance, job):
+                            filling.remove(job)
+                            if not job.prefill_only and self._guard(job, self._advance, job):
                                 running.append(job)
-                            else:
+                            else:  # a prefill-only job ends with its prompt in the cache
                                 self._end(job)
                     running = [j for j in running if not j.done.is_set()]
                     if running:
@@ -229,6 +236,21 @@ class BatchScheduler:
                     job.release(job.cache)
             finally:
                 job.done.set()
+
+
+def next_to_fill(filling: list[Job], running: list[Job], steps_since_fill: int) -> Job | None:
+    """The job whose next prompt chunk runs now, if any.
+
+    Running requests are nearest to done, so their decode steps go first; a
+    prompt chunk of a waiting request comes every so many steps, so none waits
+    for ever. Prefill-only jobs go last: only when nothing else reads or decodes.
+    """
+    if running and steps_since_fill < DECODE_STEPS_PER_CHUNK:
+        return None
+    job = next((j for j in filling if not j.prefill_only), None)
+    if job is None and filling and not running:
+        job = filling[0]
+    return job
 
 
 def batched_step(model: Any, caches: list[Any], tokens: list[int]) -> list[torch.Tensor]:

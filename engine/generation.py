@@ -238,7 +238,8 @@ def generate(
     `cache` is a transformers cache object holding exactly `prompt_ids[:cached_tokens]`
     (or empty); afterwards it holds the prompt and (some of) the generated tokens.
     `decoding` are `Decoding`'s keyword arguments (`max_tokens`, `stop_ids` and
-    `text_filter` at least). With a `drafter` and greedy sampling, each forward
+    `text_filter` at least); `max_tokens` 0 only reads the prompt into `cache`.
+    With a `drafter` and greedy sampling, each forward
     pass also scores the drafter's guess at the next tokens and keeps those the
     model agrees with.
     """
@@ -249,6 +250,8 @@ def generate(
         crop_cache(cache, cached_tokens)
         logits = prefill(model, prompt_ids, cache, cached_tokens, cancel)
         state.prefilled()
+        if state.max_tokens <= 0:  # prefill only: the prompt is in the cache, nothing to generate
+            logits = None
         #: Tokens the model already chose (accepted draft tokens) whose KV is in the cache.
         confirmed: list[int] = []
         while logits is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any
 
 from engine.backend import CancelToken, Completion, CompletionRequest, TextCallback, Timings
@@ -13,6 +14,7 @@ from engine.prompt_cache import DEFAULT_PROMPT_CACHE_MB, PromptCache, crop_cache
 from engine.speculation import Drafter, continuation_after_edit
 from engine.previous import RecentCompletions, typed_through
 from engine.prompting import fitted_prompt, request_filter
+from fim.postprocess import completion_filter
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +29,28 @@ def fitted_prompt_ids(lm: LoadedModel, request: CompletionRequest, context_token
     return lm.tokenizer.encode(prompt, add_special_tokens=True), truncated
 
 
+#: Longest a request waits for a prefill-only request of its key to hand its cache over (about one prompt chunk).
+HANDOVER_WAIT_S = 5.0
+
+
+class _Outranked:
+    """The cancel token of a prefill-only request: set by its caller, or by a real request for its key."""
+
+    def __init__(self, caller: CancelToken | None) -> None:
+        self.caller = caller
+        self.by_request = CancelToken()
+        self.finished = threading.Event()
+
+    @property
+    def cancelled(self) -> bool:
+        return self.by_request.cancelled or (self.caller is not None and self.caller.cancelled)
+
+    def outrank(self) -> None:
+        """Stop it and wait until what it has read is back in the prompt cache."""
+        self.by_request.cancel()
+        self.finished.wait(HANDOVER_WAIT_S)
+
+
 class LocalBackend:
     """Runs completions on a `LoadedModel`: batched, with a prompt cache per client and speculation.
 
@@ -36,6 +60,10 @@ class LocalBackend:
     the previous completion and the prompt (greedy requests only); `reuse`
     answers a keystroke that types the start of the previous completion with
     the rest of it, without the model.
+
+    A request with `max_tokens` 0 only reads its prompt into the key's cache
+    (background work that warms the cache before the user asks); a real
+    request for the same key cancels it and starts from what it has read.
     """
 
     def __init__(self, lm: LoadedModel, *, context_tokens: int = DEFAULT_CONTEXT_TOKENS,
@@ -51,6 +79,8 @@ class LocalBackend:
         self.scheduler = BatchScheduler(lm.model, max_batch=max_batch)
         self.prompt_cache = PromptCache(lambda: DynamicCache(config=lm.model.config), int(prompt_cache_mb * 2**20))
         self._previous = RecentCompletions()
+        #: Running prefill-only requests by cache key.
+        self._warming: dict[str, _Outranked] = {}
 
     def prompt_ids(self, request: CompletionRequest) -> tuple[list[int], bool]:
         return fitted_prompt_ids(self.lm, request, self.context_tokens)
@@ -83,6 +113,11 @@ class LocalBackend:
                 log.info("%s: typed through the previous completion; %d characters left", request.request_id,
                          len(rest))  # fmt: skip
                 return Completion(rest, "stop", "eos", request_id=request.request_id, reused=True)
+        if request.max_tokens <= 0:
+            return self._prefill_only(request, key, cancel)
+        warming = self._warming.get(key)
+        if warming is not None:  # a real request outranks the warming of its cache and starts from what it read
+            warming.outrank()
         ids, truncated = self.prompt_ids(request)
         text_filter = request_filter(self.lm.fim_format, request)
         sampling = Sampling(request.temperature, request.top_p, request.top_k, request.seed)
@@ -124,10 +159,45 @@ class LocalBackend:
             request_id=request.request_id,
         )
 
+    def _prefill_only(self, request: CompletionRequest, key: str, cancel: CancelToken | None) -> Completion:
+        """Read the prompt into `key`'s cache and generate nothing, as llama.cpp does for `n_predict: 0`."""
+        previous = self._warming.get(key)
+        if previous is not None:  # a newer prompt for the key supersedes the older one
+            previous.outrank()
+        token = self._warming[key] = _Outranked(cancel)
+        try:
+            ids, truncated = self.prompt_ids(request)
+            cache, cached = self.prompt_cache.checkout(key, ids)
+            if cached >= len(ids):  # already read: nothing to do
+                self.prompt_cache.checkin(key, ids, cache)
+                timings = Timings(prompt_tokens=len(ids), cached_tokens=len(ids))
+                return Completion("", "length", "limit", timings, truncated=truncated, request_id=request.request_id)
+            crop_cache(cache, cached)
+            state = Decoding(self._decode, prompt_tokens=len(ids), cached_tokens=cached,
+                             max_tokens=0, stop_ids=self.lm.stop_ids, cancel=token,  # type: ignore[arg-type]
+                             text_filter=completion_filter(stop_words=(), raw=True))  # fmt: skip
+
+            def release(used: Any) -> None:  # whatever was read, even when outranked half way
+                self.prompt_cache.checkin(key, ids[: min(used.get_seq_length(), len(ids))], used)
+
+            result = self.scheduler.run(Job(ids=ids, cache=cache, state=state, release=release, filled=cached))
+        finally:
+            token.finished.set()
+            if self._warming.get(key) is token:
+                del self._warming[key]
+        log.info("%s: prefill only: %d prompt tokens (%d cached) in %.0f ms, %s", request.request_id,
+                 result.prompt_tokens, result.cached_tokens, result.prompt_ms, result.finish_reason)  # fmt: skip
+        timings = Timings(prompt_tokens=result.prompt_tokens, cached_tokens=result.cached_tokens,
+                          prompt_ms=result.prompt_ms)  # fmt: skip
+        return Completion("", result.finish_reason, result.stop_type, timings, truncated=truncated,
+                          request_id=request.request_id)  # fmt: skip
+
     def _decode(self, ids: list[int]) -> str:
         return self.lm.tokenizer.decode(ids, skip_special_tokens=False)
 
     def close(self) -> None:
+        for warming in list(self._warming.values()):
+            warming.by_request.cancel()
         self.scheduler.close()
         self.prompt_cache.clear()
         self._previous.clear()

@@ -114,3 +114,70 @@ def test_a_request_cancelled_while_waiting_for_its_prompt_turn_returns_promptly(
     busy.cancel()
     threads[0].join(timeout=5)
     backend.close()
+
+
+# --- prefill-only requests (max_tokens 0): warming the prompt cache ------------------------------
+
+LONG_PREFIX = "import os\n" + "".join(f"value_{i} = compute({i}, 'x')\n" for i in range(120)) + "def f():\n    return "
+
+
+def slowed(backend, seconds):
+    """Make every forward pass of `backend`'s scheduler take at least `seconds` (to hold a request mid-prompt)."""
+    real = backend.scheduler.model
+
+    def slow(*args, **kwargs):
+        time.sleep(seconds)
+        return real(*args, **kwargs)
+
+    backend.scheduler.model = slow
+    return real
+
+
+def test_a_prefill_only_request_reads_the_prompt_and_the_next_request_reuses_it(tiny_model):
+    backend = LocalBackend(tiny_model, context_tokens=2048)
+    warm = backend.complete(CompletionRequest(prefix=LONG_PREFIX, suffix="\n", max_tokens=0, raw=True, cache_key="a"))
+    assert warm.text == "" and warm.finish_reason == "length"
+    assert warm.timings.generated_tokens == 0 and warm.timings.prompt_tokens > 512
+    # The real request for the same file reads only what changed: here, the one character typed since.
+    real = backend.complete(CompletionRequest(prefix=LONG_PREFIX + "v", suffix="\n", max_tokens=4, raw=True,
+                                              cache_key="a"))  # fmt: skip
+    assert real.timings.prompt_tokens - real.timings.cached_tokens <= 8
+    assert real.timings.generated_tokens == 4
+    # Warming an unchanged prompt again reads nothing.
+    again = backend.complete(CompletionRequest(prefix=LONG_PREFIX + "v", suffix="\n", max_tokens=0, raw=True,
+                                               cache_key="a"))  # fmt: skip
+    assert again.timings.cached_tokens >= again.timings.prompt_tokens - 1
+    backend.close()
+
+
+def test_a_real_request_outranks_the_prefill_of_its_file_and_keeps_what_it_read(tiny_model):
+    backend = LocalBackend(tiny_model, context_tokens=2048)
+    slowed(backend, 0.15)
+    out = {}
+    warming = threading.Thread(target=lambda: out.update(warm=backend.complete(
+        CompletionRequest(prefix=LONG_PREFIX, suffix="\n", max_tokens=0, raw=True, cache_key="a"))))  # fmt: skip
+    warming.start()
+    time.sleep(0.4)  # two of its prompt chunks are in
+    real = backend.complete(CompletionRequest(prefix=LONG_PREFIX, suffix="\n", max_tokens=2, raw=True, cache_key="a"))
+    warming.join(timeout=5)
+    assert out["warm"].finish_reason == "cancelled"
+    assert real.timings.cached_tokens >= 256 and real.timings.generated_tokens == 2
+    backend.close()
+
+
+def test_a_prefill_only_request_waits_while_a_real_request_decodes(tiny_model):
+    backend = LocalBackend(tiny_model, context_tokens=2048)
+    busy = CancelToken()
+    threads, out = concurrently(backend, [CompletionRequest(prefix="x = ", max_tokens=100_000, raw=True)], {0: busy})
+    time.sleep(0.3)
+    result = {}
+    warming = threading.Thread(target=lambda: result.update(warm=backend.complete(
+        CompletionRequest(prefix=LONG_PREFIX, suffix="\n", max_tokens=0, raw=True, cache_key="b"))))  # fmt: skip
+    warming.start()
+    warming.join(timeout=1.0)
+    assert warming.is_alive(), "the background prefill took prompt turns from a decoding request"
+    busy.cancel()
+    threads[0].join(timeout=5)
+    warming.join(timeout=10)
+    assert result["warm"].finish_reason == "length" and result["warm"].timings.prompt_tokens > 512
+    backend.close()

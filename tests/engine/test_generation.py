@@ -37,6 +37,15 @@ def test_max_tokens_is_a_hard_limit(tiny_model):
     assert out.generated_tokens == 5 and out.finish_reason == "length" and out.stop_type == "limit"
 
 
+def test_max_tokens_zero_reads_the_whole_prompt_into_the_cache_and_generates_nothing(tiny_model):
+    ids = tiny_model.encode("def f():\n")
+    cache = DynamicCache(config=tiny_model.model.config)
+    out = generate(tiny_model.model, tiny_model.tokenizer.decode, ids, cache=cache, max_tokens=0,
+                   stop_ids=tiny_model.stop_ids, text_filter=completion_filter(stop_words=(), raw=True))  # fmt: skip
+    assert out.text == "" and out.generated_tokens == 0 and out.finish_reason == "length"
+    assert cache.get_seq_length() == len(ids)
+
+
 def test_stop_token_ends_generation_and_is_not_shown(tiny_model):
     every_token = frozenset(range(len(tiny_model.tokenizer)))
     out = run(tiny_model, stop_ids=every_token)

@@ -69,7 +69,8 @@ class OpenAICompletionRequest(Lenient):
     #: The text before the cursor. A list is accepted when it holds exactly one string.
     prompt: Text | list[Text]
     suffix: Text | None = None
-    max_tokens: Annotated[int, Field(ge=1, le=MAX_TOKENS_LIMIT)] | None = None
+    #: 0 reads the prompt into the prompt cache and generates nothing (warming it for the next request).
+    max_tokens: Annotated[int, Field(ge=0, le=MAX_TOKENS_LIMIT)] | None = None
     temperature: Temperature = 0.0
     top_p: TopP = 1.0
     n: Annotated[int, Field(ge=1, le=8)] = 1
@@ -102,7 +103,7 @@ class OpenAICompletionRequest(Lenient):
             prefix=prompt,
             suffix=self.suffix or "",
             path=self.path,
-            max_tokens=self.max_tokens or default_max_tokens,
+            max_tokens=default_max_tokens if self.max_tokens is None else self.max_tokens,
             temperature=self.temperature,
             top_p=self.top_p,
             seed=_offset_seed(self.seed, seed_offset),
@@ -154,6 +155,7 @@ class InfillRequest(Lenient):
     input_extra: list[ExtraChunk] = Field(default_factory=list, max_length=64)
     #: Text of the cursor line typed so far (llama.vim sends it apart from the prefix).
     prompt: Text = ""
+    #: -1: the server's default; 0: read the prompt into the cache only (llama.vim's background warming).
     n_predict: Annotated[int, Field(ge=-1, le=MAX_TOKENS_LIMIT)] = -1
     stop: list[Text] = Field(default_factory=list, max_length=16)
     n_indent: Annotated[int, Field(ge=0, le=1000)] = 0
@@ -182,7 +184,7 @@ class InfillRequest(Lenient):
             suffix=self.input_suffix,
             path=self.path,
             context=tuple(ContextFile(c.filename, c.text) for c in self.input_extra if c.text),
-            max_tokens=self.n_predict if self.n_predict > 0 else default_max_tokens,
+            max_tokens=self.n_predict if self.n_predict >= 0 else default_max_tokens,
             temperature=self.temperature,
             top_p=self.top_p,
             top_k=self.top_k,

@@ -65,6 +65,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--debounce-ms", type=int, default=defaults.debounce_ms,
                        help="wait this long before starting a request; a newer one in the meantime wins (default: 0, "
                        "the editor debounces)")  # fmt: skip
+    group.add_argument("--no-prefetch", dest="prefetch", action="store_false",
+                       help="do not read the prompt at the cursor into the backend's cache before the editor asks "
+                       "(on open, typing pauses and cursor moves; default: on)")  # fmt: skip
     parser.add_argument("--dtype", default="auto", choices=DTYPES,
                         help="weight type of local models: auto (int8 decode weights on CPUs with native bf16, else "
                         "float32), float32, bfloat16, float16, int8 (default: auto)")  # fmt: skip

@@ -17,6 +17,8 @@ from lsp.errors import LspError
 
 #: Custom request: telemetry counters, no params.
 STATS_METHOD = "codegemma/stats"
+#: Custom notification from our clients: the cursor moved (TextDocumentPositionParams), so the prompt there is warmed.
+CURSOR_METHOD = "codegemma/cursor"
 #: Custom request: what the model would be shown at a position (TextDocumentPositionParams).
 PROMPT_METHOD = "codegemma/prompt"
 #: Command: a fuller hint for the function at a position, shown with window/showMessage.
@@ -60,6 +62,9 @@ class Settings:
     hint_model: str | None = None
     #: Wait this long after a request before starting it; a newer request in the meantime wins.
     debounce_ms: int = 0
+    #: Read the prompt at the cursor into the backend's cache before the editor asks (on open, typing pauses,
+    #: cursor moves to another line), so completions start sooner.
+    prefetch: bool = True
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
@@ -97,6 +102,8 @@ class Settings:
             default = getattr(defaults, f.name)
             if raw is None or raw == "":
                 values[f.name] = default
+            elif isinstance(default, bool):
+                values[f.name] = _as_bool(f.name, raw)
             elif isinstance(default, int):
                 values[f.name] = _as_int(f.name, raw)
             elif isinstance(raw, str):
@@ -116,6 +123,14 @@ class Settings:
         if out["api_key"]:
             out["api_key"] = "***"
         return out
+
+
+def _as_bool(name: str, raw: Any) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    if isinstance(raw, str) and raw.strip().lower() in ("true", "false"):
+        return raw.strip().lower() == "true"
+    raise LspError(f"setting {name}: expected true or false, got {raw!r}")
 
 
 def _as_int(name: str, raw: Any) -> int:

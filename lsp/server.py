@@ -37,9 +37,10 @@ from lsp.context import related_files
 from lsp.documents import Document, DocumentStore, column_to_index, uri_to_path
 from lsp.errors import LspError
 from lsp.framing import CHUNK, serve, stdin_chunks
+from lsp.prefetch import Prefetcher
 from lsp.protocol import (
-    ACCEPTED_COMMAND, HINT_COMMAND, PROMPT_METHOD, SETTINGS_SECTION, STATS_METHOD, ContextView, HintResult,
-    PromptView, Settings, plain_json, settings_section,
+    ACCEPTED_COMMAND, CURSOR_METHOD, HINT_COMMAND, PROMPT_METHOD, SETTINGS_SECTION, STATS_METHOD, ContextView,
+    HintResult, PromptView, Settings, plain_json, settings_section,
 )  # fmt: skip
 from lsp.rpc import CodegemmaProtocol
 from lsp.telemetry import Telemetry
@@ -65,6 +66,7 @@ class CodegemmaServer(LanguageServer):
         self.documents = DocumentStore()
         self.backends = Backends(dtype=dtype, threads=threads)
         self.inflight = InFlight()
+        self.prefetch = Prefetcher(self)
         self.telemetry = Telemetry()
         self._reported: set[str] = set()
 
@@ -157,6 +159,7 @@ class CodegemmaServer(LanguageServer):
         started = time.perf_counter()
         self.telemetry.requests += 1
         token = self.inflight.start(uri)
+        self.prefetch.outranked(uri)
         try:
             if self.settings.debounce_ms:
                 await asyncio.sleep(self.settings.debounce_ms / 1000)
@@ -294,6 +297,7 @@ def create_server(
     def did_open(ls: CodegemmaServer, params: types.DidOpenTextDocumentParams) -> None:
         item = params.text_document
         ls.documents.open(item.uri, item.text, item.language_id, item.version)
+        ls.prefetch.opened(item.uri)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
     def did_change(ls: CodegemmaServer, params: types.DidChangeTextDocumentParams) -> None:
@@ -303,11 +307,13 @@ def create_server(
         # An edit makes any running completion of this document stale: stop it.
         ls.inflight.cancel(params.text_document.uri)
         ls.documents.change(params.text_document.uri, params.text_document.version, params.content_changes)
+        ls.prefetch.edited(params.text_document.uri, params.content_changes)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: CodegemmaServer, params: types.DidCloseTextDocumentParams) -> None:
         ls.inflight.cancel(params.text_document.uri)
         ls.documents.close(params.text_document.uri)
+        ls.prefetch.closed(params.text_document.uri)
 
     @server.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())
     async def inline_completion(ls: CodegemmaServer, params: types.InlineCompletionParams):
@@ -366,6 +372,11 @@ def create_server(
         where = _position_params(params)
         return ls.prompt_view(where.text_document.uri, where.position).to_json()
 
+    @server.feature(CURSOR_METHOD)
+    def cursor(ls: CodegemmaServer, params: Any) -> None:
+        where = _position_params(params)
+        ls.prefetch.cursor(where.text_document.uri, where.position)
+
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     async def did_change_configuration(ls: CodegemmaServer, params: types.DidChangeConfigurationParams) -> None:
         section = settings_section(params.settings)
@@ -381,6 +392,7 @@ def create_server(
     def shutdown(ls: CodegemmaServer, params: Any) -> None:
         log.info("shutting down: cancelling %d running request(s)", len(ls.inflight))
         ls.inflight.cancel_all()
+        ls.prefetch.close()
         ls.backends.close()
 
     return server

@@ -106,3 +106,6 @@ class InFlight:
 
     def __len__(self) -> int:
         return len(self._tokens)
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._tokens

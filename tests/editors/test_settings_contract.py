@@ -49,4 +49,4 @@ def test_neovim_settings_are_the_servers():
     for name, kind in types.items():
         default = getattr(defaults, name)
         if default is not None:
-            assert kind == {str: "string", int: "number"}[type(default)], name
+            assert kind == {str: "string", int: "number", bool: "boolean"}[type(default)], name

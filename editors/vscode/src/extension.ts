@@ -146,6 +146,20 @@ async function showStats(): Promise<void> {
   void vscode.window.showInformationMessage(formatStats(stats));
 }
 
+/** Last cursor line sent per document: `codegemma/cursor` goes out when the cursor lands on another line. */
+const cursorLines = new Map<string, number>();
+
+/** Tells the server where the cursor is, so it can read the prompt there before a completion is asked for. */
+function sendCursor(event: vscode.TextEditorSelectionChangeEvent): void {
+  const uri = event.textEditor.document.uri.toString();
+  const { line, character } = event.selections[0]?.active ?? event.textEditor.selection.active;
+  if (!client?.isRunning() || cursorLines.get(uri) === line) {
+    return;
+  }
+  cursorLines.set(uri, line);
+  void client.sendNotification("codegemma/cursor", { textDocument: { uri }, position: { line, character } });
+}
+
 export async function activate(context: vscode.ExtensionContext): Promise<void> {
   statusItem = vscode.window.createStatusBarItem(vscode.StatusBarAlignment.Right, 100);
   statusItem.command = "codegemma.toggleMode";
@@ -155,6 +169,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     statusItem,
     vscode.commands.registerCommand("codegemma.toggleMode", toggleMode),
     vscode.commands.registerCommand("codegemma.showStats", showStats),
+    vscode.window.onDidChangeTextEditorSelection(sendCursor),
     vscode.commands.registerCommand("codegemma.restart", async () => {
       await stopClient();
       await startClient();

@@ -19,6 +19,7 @@ export const SERVER_KEYS = [
   "mode",
   "hintModel",
   "debounceMs",
+  "prefetch",
 ] as const;
 
 /** Settings only the extension reads (how to start the server, which files). */

@@ -43,7 +43,7 @@ M.defaults = {
 M.server_settings = {
   backend = "string", url = "string", api_key = "string", model = "string", adapter = "string",
   fim_format = "string", context_tokens = "number", max_tokens = "number", mode = "string",
-  hint_model = "string", debounce_ms = "number",
+  hint_model = "string", debounce_ms = "number", prefetch = "boolean",
 }
 
 M.modes = { complete = true, hint = true }

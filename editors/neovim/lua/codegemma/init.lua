@@ -20,6 +20,7 @@ local M = {}
 
 M.HINT_COMMAND = "codegemma.hint"
 M.STATS_METHOD = "codegemma/stats"
+M.CURSOR_METHOD = "codegemma/cursor"
 
 --- @type codegemma.Config?
 M.config = nil
@@ -72,6 +73,23 @@ local function on_insert_edit()
   if not suggestion.on_edit() then
     schedule_request()
   end
+end
+
+--- Last cursor line sent per buffer: `codegemma/cursor` goes out when the cursor lands on another line,
+--- so the server can read the prompt there before a suggestion is asked for.
+local cursor_lines = {}
+
+local function send_cursor(bufnr)
+  local client = client_for(bufnr)
+  if not client or not client.initialized then
+    return
+  end
+  local line = vim.api.nvim_win_get_cursor(0)[1] - 1
+  if cursor_lines[bufnr] == line then
+    return
+  end
+  cursor_lines[bufnr] = line
+  client:notify(M.CURSOR_METHOD, vim.lsp.util.make_position_params(0, client.offset_encoding))
 end
 
 local function stop_timer()
@@ -261,6 +279,12 @@ function M.setup(opts)
       if client_for(args.buf) then
         on_insert_edit()
       end
+    end,
+  })
+  vim.api.nvim_create_autocmd({ "CursorMoved", "CursorMovedI", "BufEnter" }, {
+    group = group,
+    callback = function(args)
+      send_cursor(args.buf)
     end,
   })
   vim.api.nvim_create_autocmd({ "InsertLeave", "BufLeave" }, { group = group, callback = stop_timer })

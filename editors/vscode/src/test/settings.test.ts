@@ -33,6 +33,7 @@ const CONTRACT_KEYS = [
   "mode",
   "hint_model",
   "debounce_ms",
+  "prefetch",
 ];
 
 const manifest = JSON.parse(readFileSync(join(__dirname, "..", "..", "package.json"), "utf8"));
@@ -49,7 +50,13 @@ test("every declared setting is either sent to the server or read by the client"
 
 test("defaults produce settings the server accepts", () => {
   const defaults = serverSettings((key) => declared[`codegemma.${key}`].default);
-  assert.deepEqual(defaults, { backend: "local", context_tokens: 1024, max_tokens: 64, mode: "complete" });
+  assert.deepEqual(defaults, {
+    backend: "local",
+    context_tokens: 1024,
+    max_tokens: 64,
+    mode: "complete",
+    prefetch: true,
+  });
 });
 
 test("blank and unset values are left to the server's defaults", () => {

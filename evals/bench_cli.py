@@ -32,9 +32,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from evals import replay_cli
 from evals.errors import EvalError
 
-HELP = "measure completion latency against one or more backends"
+HELP = "measure completion latency against one or more backends, or replay editing sessions"
 OUTPUT_DIR = Path("bench-results")
 
 
@@ -63,6 +64,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar (for logs)")
     add_backend_arguments(p)
     add_model_arguments(p)
+    replay_cli.configure(sub)
 
 
 def _check(args: argparse.Namespace) -> None:
@@ -101,6 +103,8 @@ def open_backends(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.bench == "replay":
+        return replay_cli.run(args)
     from tqdm import tqdm
 
     from engine.backend import CompletionRequest

@@ -34,6 +34,7 @@ import torch
 import torch.nn.functional as F
 
 from engine.generation import PREFILL_CHUNK, Decoding, Generated, decode_step, next_token
+from engine.prompt_cache import Shifted
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,8 @@ class Job:
     release: Callable[[Any], None]
     #: Prompt tokens already in `cache`.
     filled: int = 0
+    #: Runs of the prompt taken from the prompt cache at shifted positions, put in instead of read (`--cache-reuse`).
+    shifted: list[Shifted] = field(default_factory=list)
     begun: bool = False
     logits: torch.Tensor | None = None
     #: Accepted draft tokens whose KV is already in the cache, fed before the next pick.
@@ -72,7 +75,6 @@ class Job:
     def prefill_only(self) -> bool:
         """Read the prompt into the cache and generate nothing (background work)."""
         return self.state.max_tokens <= 0
-
 
 
 class BatchScheduler:
@@ -180,7 +182,10 @@ class BatchScheduler:
             # Prompt time counts from here: the wait for a slot is the client's, not the prompt's.
             job.state.started = job.state.prompt_done = time.perf_counter()
             job.begun = True
-        chunk = job.ids[job.filled : job.filled + PREFILL_CHUNK]
+        while job.shifted and job.shifted[0].at == job.filled:
+            job.filled += job.shifted.pop(0).put(job.cache)
+        end = job.shifted[0].at if job.shifted else len(job.ids)
+        chunk = job.ids[job.filled : min(job.filled + PREFILL_CHUNK, end)]
         out = self.model(input_ids=torch.tensor([chunk], dtype=torch.long), past_key_values=job.cache,
                          use_cache=True, logits_to_keep=1)  # fmt: skip
         job.filled += len(chunk)

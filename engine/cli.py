@@ -14,7 +14,7 @@ import sys
 from typing import Callable
 
 from engine.loading import DTYPES
-from engine.prompt_cache import DEFAULT_PROMPT_CACHE_MB
+from engine.prompt_cache import DEFAULT_CACHE_REUSE, DEFAULT_PROMPT_CACHE_MB
 
 #: verb -> module that defines `HELP`, `configure(parser)` and `run(args) -> int`.
 COMMANDS: dict[str, str] = {
@@ -59,6 +59,11 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--prompt-cache-mb", type=float, default=DEFAULT_PROMPT_CACHE_MB,
                        help="memory for the KV caches of recent prompts, one per client or document, least recently "
                        f"used dropped first; 0 turns the cache off (default: {DEFAULT_PROMPT_CACHE_MB})")  # fmt: skip
+    group.add_argument("--cache-reuse", type=int, default=DEFAULT_CACHE_REUSE, metavar="N",
+                       help="after an edit, take runs of at least N tokens that the cached prompt had at another "
+                       "position (the suffix after a keystroke) from the cache, keys turned to their new positions, "
+                       "instead of reading them again; approximate (they attended to the old text), "
+                       f"0 = off (default: {DEFAULT_CACHE_REUSE})")  # fmt: skip
     group.add_argument("--no-speculate", action="store_true",
                        help="switch off speculative decoding (drafts from the previous completion and the prompt, "
                        "checked by the model; greedy requests only)")  # fmt: skip
@@ -76,6 +81,8 @@ def load_backend(args: argparse.Namespace):
         raise EngineError(f"--context-tokens must be positive, not {args.context_tokens}")
     if args.prompt_cache_mb < 0:
         raise EngineError(f"--prompt-cache-mb cannot be negative, not {args.prompt_cache_mb}")
+    if args.cache_reuse < 0:
+        raise EngineError(f"--cache-reuse cannot be negative, not {args.cache_reuse}")
     if args.threads:
         import torch
 
@@ -83,7 +90,7 @@ def load_backend(args: argparse.Namespace):
     return backend_from_spec("local", model=args.model, adapter=args.adapter, fim_format=args.fim_format,
                              dtype=args.dtype, context_tokens=args.context_tokens,
                              prompt_cache_mb=args.prompt_cache_mb, speculate=not args.no_speculate,
-                             reuse=not args.no_reuse)  # fmt: skip
+                             reuse=not args.no_reuse, cache_reuse=args.cache_reuse)  # fmt: skip
 
 
 def _user_error_types() -> tuple[type[BaseException], ...]:

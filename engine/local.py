@@ -10,7 +10,7 @@ from engine.backend import CancelToken, Completion, CompletionRequest, TextCallb
 from engine.batching import DEFAULT_MAX_BATCH, BatchScheduler, Job
 from engine.generation import Decoding, Sampling
 from engine.loading import LoadedModel
-from engine.prompt_cache import DEFAULT_PROMPT_CACHE_MB, PromptCache, crop_cache
+from engine.prompt_cache import DEFAULT_CACHE_REUSE, DEFAULT_PROMPT_CACHE_MB, KeyRotation, PromptCache, crop_cache
 from engine.speculation import Drafter, continuation_after_edit
 from engine.previous import RecentCompletions, typed_through
 from engine.prompting import fitted_prompt, request_filter
@@ -59,7 +59,8 @@ class LocalBackend:
     requests (LRU, one per `cache_key`); `speculate` turns on draft tokens from
     the previous completion and the prompt (greedy requests only); `reuse`
     answers a keystroke that types the start of the previous completion with
-    the rest of it, without the model.
+    the rest of it, without the model; `cache_reuse` (> 0) takes runs of at
+    least that many tokens from the prompt cache at shifted positions.
 
     A request with `max_tokens` 0 only reads its prompt into the key's cache
     (background work that warms the cache before the user asks); a real
@@ -68,7 +69,8 @@ class LocalBackend:
 
     def __init__(self, lm: LoadedModel, *, context_tokens: int = DEFAULT_CONTEXT_TOKENS,
                  prompt_cache_mb: float = DEFAULT_PROMPT_CACHE_MB, speculate: bool = True,
-                 max_batch: int = DEFAULT_MAX_BATCH, reuse: bool = True) -> None:  # fmt: skip
+                 max_batch: int = DEFAULT_MAX_BATCH, reuse: bool = True,
+                 cache_reuse: int = DEFAULT_CACHE_REUSE) -> None:  # fmt: skip
         from transformers import DynamicCache
 
         self.lm = lm
@@ -77,7 +79,11 @@ class LocalBackend:
         self.reuse = reuse
         self.name = f"local:{lm.name}"
         self.scheduler = BatchScheduler(lm.model, max_batch=max_batch)
-        self.prompt_cache = PromptCache(lambda: DynamicCache(config=lm.model.config), int(prompt_cache_mb * 2**20))
+        rotation = KeyRotation.of(lm.model) if cache_reuse else None
+        if cache_reuse and rotation is None:
+            log.warning("--cache-reuse is off: %s's position encoding cannot be shifted", lm.name)
+        self.prompt_cache = PromptCache(lambda: DynamicCache(config=lm.model.config), int(prompt_cache_mb * 2**20),
+                                        reuse_min=cache_reuse, rotation=rotation)  # fmt: skip
         self._previous = RecentCompletions()
         #: Running prefill-only requests by cache key.
         self._warming: dict[str, _Outranked] = {}
@@ -121,10 +127,12 @@ class LocalBackend:
         ids, truncated = self.prompt_ids(request)
         text_filter = request_filter(self.lm.fim_format, request)
         sampling = Sampling(request.temperature, request.top_p, request.top_k, request.seed)
-        cache, reused = self.prompt_cache.checkout(key, ids)
-        filled = min(reused, len(ids) - 1)  # the last prompt token's logits are always computed
+        taken = self.prompt_cache.take(key, ids)
+        cache = taken.cache
+        filled = min(taken.cached, len(ids) - 1)  # the last prompt token's logits are always computed
         crop_cache(cache, filled)
-        state = Decoding(self._decode, prompt_tokens=len(ids), cached_tokens=filled, max_tokens=request.max_tokens,
+        state = Decoding(self._decode, prompt_tokens=len(ids), cached_tokens=filled + taken.shifted_tokens,
+                         max_tokens=request.max_tokens,
                          stop_ids=self.lm.stop_ids, text_filter=text_filter, sampling=sampling, cancel=cancel,
                          on_text=on_text, time_limit_ms=request.time_limit_ms,
                          drafter=self.drafter(request, key, ids))  # fmt: skip
@@ -133,7 +141,8 @@ class LocalBackend:
             # Keep the prompt, not the completion: the next request shares the prompt's start.
             self.prompt_cache.checkin(key, ids[: min(used.get_seq_length(), len(ids))], used)
 
-        result = self.scheduler.run(Job(ids=ids, cache=cache, state=state, release=release, filled=filled))
+        result = self.scheduler.run(Job(ids=ids, cache=cache, state=state, release=release, filled=filled,
+                                        shifted=taken.shifted))  # fmt: skip
         if result.finish_reason != "cancelled":
             self._previous.remember(key, request, result.text, result.finish_reason)
         timings = Timings(
@@ -167,20 +176,21 @@ class LocalBackend:
         token = self._warming[key] = _Outranked(cancel)
         try:
             ids, truncated = self.prompt_ids(request)
-            cache, cached = self.prompt_cache.checkout(key, ids)
-            if cached >= len(ids):  # already read: nothing to do
-                self.prompt_cache.checkin(key, ids, cache)
+            taken = self.prompt_cache.take(key, ids)
+            if taken.cached >= len(ids):  # already read: nothing to do
+                self.prompt_cache.checkin(key, ids, taken.cache)
                 timings = Timings(prompt_tokens=len(ids), cached_tokens=len(ids))
                 return Completion("", "length", "limit", timings, truncated=truncated, request_id=request.request_id)
-            crop_cache(cache, cached)
-            state = Decoding(self._decode, prompt_tokens=len(ids), cached_tokens=cached,
+            crop_cache(taken.cache, taken.cached)
+            state = Decoding(self._decode, prompt_tokens=len(ids), cached_tokens=taken.cached + taken.shifted_tokens,
                              max_tokens=0, stop_ids=self.lm.stop_ids, cancel=token,  # type: ignore[arg-type]
                              text_filter=completion_filter(stop_words=(), raw=True))  # fmt: skip
 
             def release(used: Any) -> None:  # whatever was read, even when outranked half way
                 self.prompt_cache.checkin(key, ids[: min(used.get_seq_length(), len(ids))], used)
 
-            result = self.scheduler.run(Job(ids=ids, cache=cache, state=state, release=release, filled=cached))
+            result = self.scheduler.run(Job(ids=ids, cache=taken.cache, state=state, release=release,
+                                            filled=taken.cached, shifted=taken.shifted))  # fmt: skip
         finally:
             token.finished.set()
             if self._warming.get(key) is token:

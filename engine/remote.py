@@ -215,7 +215,7 @@ DEFAULT_URLS = {
 def backend_from_spec(kind: str, url: str | None = None, **options: Any) -> Backend:
     """Build a backend by kind; `options` are the kind's keyword arguments.
 
-    local: model, adapter, fim_format, dtype, context_tokens, prompt_cache_mb, speculate, reuse;
+    local: model, adapter, fim_format, dtype, context_tokens, prompt_cache_mb, speculate, reuse, cache_reuse;
     generate (the plain-`generate` baseline): model, adapter, fim_format, dtype, context_tokens; http/llama.cpp:
     api_key, timeout; openai: model, api_key, timeout; ollama: model, timeout.
     Options that are None are ignored, so argparse namespaces pass straight through.
@@ -224,7 +224,7 @@ def backend_from_spec(kind: str, url: str | None = None, **options: Any) -> Back
     if kind in ("local", "generate"):
         if url:
             raise EngineError(f"the {kind} backend runs the model in this process; it takes no URL")
-        from engine.local import DEFAULT_CONTEXT_TOKENS, DEFAULT_PROMPT_CACHE_MB, LocalBackend
+        from engine.local import DEFAULT_CACHE_REUSE, DEFAULT_CONTEXT_TOKENS, DEFAULT_PROMPT_CACHE_MB, LocalBackend
         from engine.loading import load_model
 
         context_tokens = int(options.pop("context_tokens", DEFAULT_CONTEXT_TOKENS))
@@ -243,7 +243,8 @@ def backend_from_spec(kind: str, url: str | None = None, **options: Any) -> Back
         return LocalBackend(lm, context_tokens=context_tokens,
                             prompt_cache_mb=float(options.get("prompt_cache_mb", DEFAULT_PROMPT_CACHE_MB)),
                             speculate=_flag(options.get("speculate", True)),
-                            reuse=_flag(options.get("reuse", True)))  # fmt: skip
+                            reuse=_flag(options.get("reuse", True)),
+                            cache_reuse=_cache_reuse(options.get("cache_reuse", DEFAULT_CACHE_REUSE)))  # fmt: skip
     if kind not in DEFAULT_URLS:
         raise EngineError(f"unknown backend {kind!r}; choose one of {', '.join(KINDS)}")
     url = url or DEFAULT_URLS[kind]
@@ -255,6 +256,17 @@ def backend_from_spec(kind: str, url: str | None = None, **options: Any) -> Back
     if kind == "openai":
         return OpenAIBackend(url, model=options.get("model"), api_key=options.get("api_key"), timeout=timeout)
     return OllamaBackend(url, model=options.get("model", ""), timeout=timeout)
+
+
+def _cache_reuse(value: Any) -> int:
+    """A `cache_reuse` option: the shortest run reused at a shifted position, 0 for off."""
+    try:
+        n = int(value)
+    except (TypeError, ValueError):
+        raise EngineError(f"cache_reuse must be a whole number of tokens, not {value!r}") from None
+    if n < 0:
+        raise EngineError(f"cache_reuse cannot be negative, not {n}")
+    return n
 
 
 def _flag(value: Any) -> bool:
@@ -312,7 +324,8 @@ def backend_from_args(args: argparse.Namespace) -> Backend:
                                  fim_format=args.fim_format, dtype=args.dtype, context_tokens=args.context_tokens,
                                  prompt_cache_mb=getattr(args, "prompt_cache_mb", None),
                                  speculate=not getattr(args, "no_speculate", False),
-                                 reuse=not getattr(args, "no_reuse", False))  # fmt: skip
+                                 reuse=not getattr(args, "no_reuse", False),
+                                 cache_reuse=getattr(args, "cache_reuse", None))  # fmt: skip
     for flag in ("adapter", "fim_format"):
         if getattr(args, flag, None):
             raise EngineError(f"--{flag.replace('_', '-')} only applies to --backend local")

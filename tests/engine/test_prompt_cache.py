@@ -12,7 +12,8 @@ from transformers import DynamicCache
 
 from engine.backend import CompletionRequest
 from engine.local import LocalBackend
-from engine.prompt_cache import PromptCache, cache_bytes, common_prefix_length
+from engine.prompt_cache import (FRESH_TAIL, SEAM_TOKENS, KeyRotation, PromptCache, Run, cache_bytes,
+                                 common_prefix_length, shifted_runs)
 
 
 def filled(lm, ids):
@@ -101,3 +102,93 @@ def test_common_prefix_length():
     assert common_prefix_length([1, 2, 3], [1, 2, 4]) == 2
     assert common_prefix_length([], [1]) == 0
     assert common_prefix_length([1, 2], [1, 2, 3]) == 2
+
+
+# --- reuse at shifted positions (--cache-reuse) -----------------------------------------
+
+
+def filled_at(lm, ids, first_position):
+    """The cache of `ids` read as if they stood at `first_position` onwards (same context, shifted)."""
+    cache = DynamicCache(config=lm.model.config)
+    positions = torch.arange(first_position, first_position + len(ids))[None]
+    with torch.inference_mode():
+        lm.model(input_ids=torch.tensor([ids]), position_ids=positions, past_key_values=cache, use_cache=True)
+    return cache
+
+
+def test_shifted_keys_are_the_keys_at_the_new_positions(tiny_model):
+    """With the same context, keys read at p + d are the keys read at p turned by d, in every layer."""
+    rotation = KeyRotation.of(tiny_model.model)
+    ids = list(range(500, 540))
+    at_zero, at_seven = filled(tiny_model, ids), filled_at(tiny_model, ids, 7)
+    for near, far in zip(at_zero.layers, at_seven.layers):
+        assert not torch.allclose(near.keys, far.keys, atol=1e-3)  # the shift is not a no-op
+        assert torch.allclose(rotation.shift(near.keys, 7), far.keys, atol=1e-5)
+        assert torch.allclose(rotation.shift(far.keys, -7), near.keys, atol=1e-5)
+        assert torch.allclose(near.values, far.values, atol=1e-5)
+
+
+def test_a_shift_there_and_back_is_the_identity(tiny_model):
+    rotation = KeyRotation.of(tiny_model.model)
+    keys = filled(tiny_model, list(range(600, 664))).layers[1].keys
+    assert torch.allclose(rotation.shift(rotation.shift(keys, 1234), -1234), keys, atol=1e-5)
+
+
+def test_the_suffix_after_an_insertion_is_found_at_its_old_place():
+    prefix, suffix = list(range(100, 140)), list(range(200, 300))
+    cached = prefix + [1, 2] + suffix + [3]
+    ids = prefix + [1, 7, 8, 2] + suffix + [3]
+    runs = shifted_runs(cached, ids, common_prefix_length(cached, ids), min_run=16)
+    # The run is 2 and the suffix (from 43, was at 41); its seam token is read again, and so is the prompt's
+    # tail: the last FRESH_TAIL tokens and the final token, whose logits are needed.
+    assert runs == [Run(at=43 + SEAM_TOKENS, source=41 + SEAM_TOKENS, length=len(ids) - 1 - FRESH_TAIL - 44)]
+
+
+def test_runs_shorter_than_the_minimum_are_read_again():
+    cached = list(range(50)) + list(range(900, 910)) + [5]
+    ids = list(range(50)) + [1] + list(range(900, 910)) + [5]
+    assert shifted_runs(cached, ids, 50, min_run=16) == []
+    assert shifted_runs(cached, ids, 50, min_run=0) == []
+
+
+def test_a_new_prompt_whose_start_moved_reuses_the_rest(tiny_model):
+    """The window's start moved down a few tokens: the rest was in the cache, a few positions later."""
+    pool = PromptCache(lambda: DynamicCache(config=tiny_model.model.config), 10**9, reuse_min=16,
+                       rotation=KeyRotation.of(tiny_model.model))  # fmt: skip
+    old = [9] + list(range(1000, 1100))
+    pool.checkin("doc", old, filled(tiny_model, old))
+    new = [9] + list(range(1010, 1100)) + [42]
+    taken = pool.take("doc", new)
+    # Tokens 1010.. were 10 places later; the seam (1010) and the tail are read again.
+    assert taken.cached == 1
+    assert [(s.at, s.length) for s in taken.shifted] == [(2, len(new) - 1 - FRESH_TAIL - 2)]
+    with pytest.raises(ValueError, match="position 2"):
+        taken.shifted[0].put(taken.cache)  # a run goes only where the cache ends: token 1 is read first
+
+
+def test_typing_before_the_suffix_reads_only_what_changed(tiny_model):
+    """With --cache-reuse, a keystroke in the prefix does not re-read the suffix after it."""
+    suffix = "".join(f"    total += item_{i} * weight_{i}\n" for i in range(12))
+    prefix = "def score(items):\n    total = 0\n    for item in items:\n        x = "
+
+    def run(backend, typed):
+        request = CompletionRequest(prefix=prefix + typed, suffix=suffix, max_tokens=2, raw=True, cache_key="doc")
+        return backend.complete(request).timings
+
+    plain, reusing = (LocalBackend(tiny_model, speculate=False, reuse=False, cache_reuse=n) for n in (0, 16))
+    for backend in (plain, reusing):
+        run(backend, "a")
+    before, after = run(plain, "ab"), run(reusing, "ab")
+    read_plain = before.prompt_tokens - before.cached_tokens
+    read_reusing = after.prompt_tokens - after.cached_tokens
+    assert before.prompt_tokens == after.prompt_tokens
+    assert read_plain > 100 and read_reusing <= FRESH_TAIL + 10  # the suffix is ~150 tokens
+    for backend in (plain, reusing):
+        backend.close()
+
+
+def test_reuse_is_off_without_a_rotation(tiny_model):
+    pool = PromptCache(lambda: DynamicCache(config=tiny_model.model.config), 10**9, reuse_min=16, rotation=None)
+    ids = list(range(100))
+    pool.checkin("doc", ids, filled(tiny_model, ids))
+    assert pool.take("doc", [7] + ids).shifted == []

@@ -165,7 +165,7 @@ class FrameParser:
                 log.warning("framing: Content-Length said %d, the body had %d bytes", length, found.start())
                 return self._take(found.start(), Message(value))
             return self._take(found.start(), Unreadable(f"the body is not JSON: {value}"))
-        tail = buffer.rstrip(_BLANK)[-1:]
+        tail = bytes(buffer[-HEADER_TAIL:]).rstrip(_BLANK)[-1:]
         if tail in (b"}", b"]"):
             ok, value = _parse(bytes(buffer))
             if ok:  # a complete object before the declared end: nothing else may follow it but blanks

@@ -15,7 +15,8 @@ pygls sees it:
   one to answer);
 - a request after `shutdown`: -32600, as the LSP specification asks;
 - a handler that raises `LspError` (the client asked for something we
-  cannot do): -32602 with that message, not -32603 with a traceback.
+  cannot do): -32602 with that message, not -32603 with a traceback; for a
+  notification, a log line instead of a popup.
 
 The text of open documents lives in `lsp.documents` only: pygls' own
 workspace copy is not kept (it doubled the memory of every open file and
@@ -132,3 +133,10 @@ class CodegemmaProtocol(LanguageServerProtocol):
             self._send_error(msg_id, JsonRpcInvalidParams(str(future.exception())))
             return
         super()._send_handler_result(future, msg_id=msg_id)
+
+    def _check_handler_result(self, future: Any) -> None:
+        # A notification has no one to answer: one we cannot act on is logged, not shown as "Error in server".
+        if not future.cancelled() and isinstance(future.exception(), LspError):
+            log.warning("notification ignored: %s", future.exception())
+            return
+        super()._check_handler_result(future)

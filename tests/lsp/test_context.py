@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from lsprotocol import types
 
-from lsp.context import imported_names, related_files
+from lsp.context import IMPORT_HEAD_CHARS, imported_names, related_files
 from lsp.documents import DocumentStore
 
 
@@ -64,3 +64,10 @@ def test_empty_and_unrelated_files_are_left_out():
 def test_imported_names_without_a_grammar_are_empty():
     store = store_with({"notes.txt": ("plaintext", "import b\n")})
     assert imported_names(store.get("file:///w/notes.txt")) == set()
+
+
+def test_imports_are_read_from_the_head_of_a_file():
+    """A 10 MB file is not parsed whole on the event loop for its import list: only its head is."""
+    late = "x = 1\n" * (IMPORT_HEAD_CHARS // 6 + 1) + "import late\n"
+    store = store_with({"big.py": ("python", "import early\n" + late)})
+    assert imported_names(store.get("file:///w/big.py")) == {"import", "early"}

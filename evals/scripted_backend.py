@@ -17,10 +17,13 @@ from typing import Any
 
 
 class ScriptedBackend:
-    def __init__(self, completion: str = "return x\n", *, chunks: int = 1, chunk_delay: float = 0.0) -> None:
+    def __init__(self, completion: str = "return x\n", *, chunks: int = 1, chunk_delay: float = 0.0,
+                 slow_marker: str | None = None) -> None:  # fmt: skip
         self.completion = completion
         self.chunks = max(1, chunks)
         self.chunk_delay = chunk_delay
+        #: When set, only requests whose prefix holds this text wait `chunk_delay`; the rest answer at once.
+        self.slow_marker = slow_marker
         #: (path, JSON body) of every request, in arrival order.
         self.requests: list[tuple[str, Any]] = []
         self._lock = threading.Lock()
@@ -32,6 +35,10 @@ class ScriptedBackend:
     def url(self) -> str:
         host, port = self._http.server_address[:2]
         return f"http://{host}:{port}"
+
+    def delay(self, payload: dict) -> float:
+        slow = self.slow_marker is None or self.slow_marker in str(payload.get("input_prefix", ""))
+        return self.chunk_delay if slow else 0.0
 
     def pieces(self) -> list[str]:
         size = -(-len(self.completion) // self.chunks) or 1
@@ -57,8 +64,9 @@ class ScriptedBackend:
                 if self.path != "/infill" or not isinstance(payload, dict):
                     self._send(404, "application/json", json.dumps({"error": "not found"}).encode())
                     return
+                delay = backend.delay(payload)
                 if not payload.get("stream"):
-                    time.sleep(backend.chunk_delay * backend.chunks)
+                    time.sleep(delay * backend.chunks)
                     answer = {"content": backend.completion, "stop": True, "stop_type": "eos"}
                     self._send(200, "application/json", json.dumps(answer).encode())
                     return
@@ -68,7 +76,7 @@ class ScriptedBackend:
                 self.end_headers()
                 try:
                     for piece in backend.pieces():
-                        time.sleep(backend.chunk_delay)
+                        time.sleep(delay)
                         self._event({"content": piece, "stop": False})
                     self._event({"content": "", "stop": True, "stop_type": "eos"})
                 except (BrokenPipeError, ConnectionResetError):  # the client cancelled and hung up

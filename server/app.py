@@ -46,10 +46,12 @@ def _refusal(description: str) -> dict[str, Any]:
     return {"model": ErrorResponse, "description": description}
 
 
+#: One server-sent event (OpenAPI 3.1: the stream's schema describes each event): a JSON chunk, or `[DONE]`.
+SSE_EVENT = {"type": "object", "required": ["data"], "properties": {"data": {"type": "string"}}}
 #: What the completion routes answer besides 200, for the OpenAPI document (FastAPI would list 422).
 REFUSALS: dict[int | str, dict[str, Any]] = {
     200: {"description": "the completion, or with `stream: true` a `text/event-stream` of `data:` events",
-          "content": {"text/event-stream": {"schema": {"type": "string"}}}},
+          "content": {"text/event-stream": {"schema": SSE_EVENT}}},
     400: _refusal("invalid JSON or UTF-8, or a bad field (`param` names it)"),
     401: _refusal("missing or wrong API key (only when the server runs with --api-key)"),
     413: _refusal("the input is over --max-input-chars, or the body over the byte limit"),

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from engine.backend import Completion, CompletionRequest
 from fim.prompt import ContextFile
@@ -21,8 +21,9 @@ MAX_TOKENS_LIMIT = 4096
 
 
 class Lenient(BaseModel):
-    # JSON has no NaN or Infinity, but Python's parser accepts them; no field here means either.
-    model_config = ConfigDict(extra="ignore", allow_inf_nan=False)
+    # JSON has no NaN or Infinity, but Python's parser accepts them; no field here means either. Strict: a
+    # field is the JSON type the OpenAPI document says (`raw: 0` or `"temperature": "1"` is a 400, not converted).
+    model_config = ConfigDict(extra="ignore", allow_inf_nan=False, strict=True)
 
 
 def _stop_tuple(value: str | list[str] | None) -> tuple[str, ...]:
@@ -47,10 +48,12 @@ def _whole_characters(value: str) -> str:
 
 #: A string of whole Unicode characters; every string a request carries is one.
 Text = Annotated[str, AfterValidator(_whole_characters)]
+#: A JSON integer: `1.0` is one (JSON Schema says so), `"1"`, `true` and `1.5` are not.
+Integer = Annotated[int, BeforeValidator(lambda v: int(v) if isinstance(v, float) and v.is_integer() else v)]
 Temperature = Annotated[float, Field(ge=0.0, le=2.0)]
 TopP = Annotated[float, Field(gt=0.0, le=1.0)]
 #: What `torch.Generator.manual_seed` accepts: any signed or unsigned 64-bit integer.
-Seed = Annotated[int, Field(ge=-(2**63), le=2**64 - 1)]
+Seed = Annotated[Integer, Field(ge=-(2**63), le=2**64 - 1)]
 
 
 def _offset_seed(seed: int | None, offset: int) -> int | None:
@@ -67,14 +70,14 @@ class OpenAICompletionRequest(Lenient):
 
     model: Text | None = None
     #: The text before the cursor. A list is accepted when it holds exactly one string.
-    prompt: Text | list[Text]
+    prompt: Text | Annotated[list[Text], Field(min_length=1, max_length=1)]
     suffix: Text | None = None
     #: 0 reads the prompt into the prompt cache and generates nothing (warming it for the next request).
-    max_tokens: Annotated[int, Field(ge=0, le=MAX_TOKENS_LIMIT)] | None = None
+    max_tokens: Annotated[Integer, Field(ge=0, le=MAX_TOKENS_LIMIT)] | None = None
     temperature: Temperature = 0.0
     top_p: TopP = 1.0
-    n: Annotated[int, Field(ge=1, le=8)] = 1
-    stop: Text | list[Text] | None = None
+    n: Annotated[Integer, Field(ge=1, le=8)] = 1
+    stop: Text | Annotated[list[Text], Field(max_length=16)] | None = None
     stream: bool = False
     seed: Seed | None = None
     logprobs: None = Field(default=None, description="not supported; must be absent or null")
@@ -82,20 +85,6 @@ class OpenAICompletionRequest(Lenient):
     #: Extensions: path of the file (shown to the model), and our post-processing switch.
     path: Text | None = None
     raw: bool = False
-
-    @field_validator("prompt")
-    @classmethod
-    def _one_prompt(cls, value: str | list[str]) -> str | list[str]:
-        if isinstance(value, list) and len(value) != 1:
-            raise ValueError("must be a string, or a list holding exactly one string")
-        return value
-
-    @field_validator("stop")
-    @classmethod
-    def _few_stops(cls, value: str | list[str] | None) -> str | list[str] | None:
-        if isinstance(value, list) and len(value) > 16:
-            raise ValueError("at most 16 stop strings")
-        return value
 
     def to_request(self, default_max_tokens: int, seed_offset: int = 0) -> CompletionRequest:
         prompt = self.prompt if isinstance(self.prompt, str) else self.prompt[0]
@@ -156,17 +145,17 @@ class InfillRequest(Lenient):
     #: Text of the cursor line typed so far (llama.vim sends it apart from the prefix).
     prompt: Text = ""
     #: -1: the server's default; 0: read the prompt into the cache only (llama.vim's background warming).
-    n_predict: Annotated[int, Field(ge=-1, le=MAX_TOKENS_LIMIT)] = -1
+    n_predict: Annotated[Integer, Field(ge=-1, le=MAX_TOKENS_LIMIT)] = -1
     stop: list[Text] = Field(default_factory=list, max_length=16)
-    n_indent: Annotated[int, Field(ge=0, le=1000)] = 0
+    n_indent: Annotated[Integer, Field(ge=0, le=1000)] = 0
     temperature: Temperature = 0.0
-    top_k: Annotated[int, Field(ge=0)] = 0
+    top_k: Annotated[Integer, Field(ge=0)] = 0
     top_p: TopP = 1.0
     seed: Seed | None = None
     stream: bool = False
     cache_prompt: bool = True
     t_max_predict_ms: Annotated[float, Field(ge=0)] = 0
-    id_slot: int = -1
+    id_slot: Integer = -1
     response_fields: list[Text] | None = None
     #: Extensions: path of the file, and our post-processing switch.
     path: Text | None = None

@@ -37,9 +37,10 @@ def describe_validation(exc: RequestValidationError) -> tuple[str, str | None]:
     problems = exc.errors()
     if not problems:
         return "invalid request", None
-    # A union reports each member's complaint; the deepest one (the list item, not "not a string") says most.
+    # A union reports each member's complaint; the deepest one that is not a type mismatch (the list
+    # item, the list's length; not "Input should be a valid string") says most.
     same_field = [p for p in problems if p.get("loc", ())[:2] == problems[0].get("loc", ())[:2]]
-    first = max(same_field, key=lambda p: len(p.get("loc", ())))
+    first = max(same_field, key=lambda p: (len(p.get("loc", ())), not str(p.get("type", "")).endswith("_type")))
     loc = [str(p) for p in first.get("loc", ()) if p != "body"]
     if first.get("type") == "json_invalid":
         return f"the request body is not valid JSON: {first.get('ctx', {}).get('error', first.get('msg'))}", None

@@ -154,20 +154,22 @@ class UnitEnd:
         known = self._checked.get(middle)
         if known is None:
             window = self.unit.window
-            known = window is None or window.complete(middle)
-            # Code broken at the cursor can hide an error in the middle: brackets and indentation must agree too.
-            if window is None or self.unit.broken_at_cursor:
-                known = known and self._complete_by_text(middle)
+            # The text must agree with the tree. Where the tree is trusted only braces count: a
+            # window that starts inside a namespace has the namespace's `}` to swallow a `{` the
+            # middle leaves open, while a `(` may well be closed by the suffix (`f(a,` / `  b)`).
+            trusted = window is not None and not self.unit.broken_at_cursor
+            known = self._complete_by_text(middle, ("{", "}") if trusted else ("([{", ")]}"))
+            known = known and (window is None or window.complete(middle))
             self._checked[middle] = known
         return known
 
-    def _complete_by_text(self, middle: str) -> bool:
-        if bracket_depth(self.before + middle) > bracket_depth(self.before):
-            return False
+    def _complete_by_text(self, middle: str, brackets: tuple[str, str] = ("([{", ")]}")) -> bool:
+        """`brackets` closed and no header left bodiless, unless its body is the code below the cursor."""
         last = (self.before + middle).rstrip().rsplit("\n", 1)[-1]
         nxt = self.unit.next_indent
-        # A header ending in `:` needs its body, written or already below the cursor.
-        return _code_end(last) != ":" or (nxt is not None and nxt > indent_of(last))
+        body_below = nxt is not None and nxt > indent_of(last) and _code_end(last) in (":", "{")
+        depth = bracket_depth(self.before + middle, *brackets) - bracket_depth(self.before, *brackets)
+        return body_below or (depth <= 0 and _code_end(last) != ":")
 
     # --- inline: code follows the cursor on its line -------------------------
 

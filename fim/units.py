@@ -50,7 +50,7 @@ def is_blank(line: str) -> bool:
     return not line.strip()
 
 
-def bracket_depth(text: str) -> int:
+def bracket_depth(text: str, opening: str = "([{", closing: str = ")]}") -> int:
     """Open brackets left at the end of `text` (quotes roughly skipped; negative when over-closed)."""
     depth = 0
     quote = ""
@@ -67,9 +67,9 @@ def bracket_depth(text: str) -> int:
                 quote = ""
         elif ch in _QUOTES:
             quote = ch
-        elif ch in "([{":
+        elif ch in opening:
             depth += 1
-        elif ch in ")]}":
+        elif ch in closing:
             depth -= 1
     return depth
 

@@ -12,7 +12,7 @@ from engine.generation import Decoding, Sampling
 from engine.loading import LoadedModel
 from engine.prompt_cache import DEFAULT_CACHE_REUSE, DEFAULT_PROMPT_CACHE_MB, KeyRotation, PromptCache, crop_cache
 from engine.speculation import Drafter, continuation_after_edit
-from engine.previous import RecentCompletions, typed_through
+from engine.previous import RecentCompletions
 from engine.prompting import fitted_prompt, request_filter
 from fim.postprocess import completion_filter
 
@@ -110,15 +110,8 @@ class LocalBackend:
         on_text: TextCallback | None = None,
     ) -> Completion:
         key = request.cache_key or ""
-        if self.reuse:
-            rest = typed_through(self._previous.get(key), request)
-            if rest is not None:
-                self._previous.remember(key, request, rest, "stop")
-                if on_text is not None:
-                    on_text(rest)
-                log.info("%s: typed through the previous completion; %d characters left", request.request_id,
-                         len(rest))  # fmt: skip
-                return Completion(rest, "stop", "eos", request_id=request.request_id, reused=True)
+        if self.reuse and (answer := self._previous.answer(key, request, on_text)) is not None:
+            return answer
         if request.max_tokens <= 0:
             return self._prefill_only(request, key, cancel)
         warming = self._warming.get(key)

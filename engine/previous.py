@@ -7,11 +7,14 @@ remembers its answers here can return that rest without asking the model.
 
 from __future__ import annotations
 
+import logging
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from engine.backend import CompletionRequest
+from engine.backend import Completion, CompletionRequest, TextCallback
 from engine.speculation import continuation_after_edit
+
+log = logging.getLogger(__name__)
 
 #: Cache keys whose last completion is remembered.
 MAX_PREVIOUS = 256
@@ -62,6 +65,18 @@ class RecentCompletions:
         self._by_key[key] = Previous(request.prefix, request.suffix, text, finish_reason, request_settings(request))
         while len(self._by_key) > MAX_PREVIOUS:
             self._by_key.popitem(last=False)
+
+    def answer(self, key: str, request: CompletionRequest, on_text: TextCallback | None) -> Completion | None:
+        """The rest of the previous completion for `key` when `request` types through it (remembered as the
+        new answer and streamed to `on_text`), else None: the engine must ask its model."""
+        rest = typed_through(self.get(key), request)
+        if rest is None:
+            return None
+        self.remember(key, request, rest, "stop")
+        if on_text is not None:
+            on_text(rest)
+        log.info("%s: typed through the previous completion; %d characters left", request.request_id, len(rest))
+        return Completion(rest, "stop", "eos", request_id=request.request_id, reused=True)
 
     def clear(self) -> None:
         self._by_key.clear()

@@ -25,7 +25,7 @@ from typing import Any
 
 from engine.backend import CancelToken, Completion, CompletionRequest, TextCallback, Timings
 from engine.errors import EngineError
-from engine.previous import RecentCompletions, typed_through
+from engine.previous import RecentCompletions
 from engine.prompting import fitted_prompt, request_filter
 from engine.remote import LlamaCppBackend, OpenAIBackend, _flag, parse_backend_spec
 from engine.transport import READ_TIMEOUT_S, HttpBackend, PeerFailure
@@ -308,15 +308,8 @@ class UpstreamEngine:
         on_text: TextCallback | None = None,
     ) -> Completion:
         key = request.cache_key or ""
-        if self.reuse:
-            rest = typed_through(self._previous.get(key), request)
-            if rest is not None:
-                self._previous.remember(key, request, rest, "stop")
-                if on_text is not None:
-                    on_text(rest)
-                log.info("%s: typed through the previous completion; %d characters left", request.request_id,
-                         len(rest))  # fmt: skip
-                return Completion(rest, "stop", "eos", request_id=request.request_id, reused=True)
+        if self.reuse and (answer := self._previous.answer(key, request, on_text)) is not None:
+            return answer
         served = self.served()
         started = time.perf_counter()
         budget = self.context_tokens

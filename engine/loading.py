@@ -105,15 +105,11 @@ def resolve_model_dir(spec: str | None) -> tuple[str, str]:
             BUNDLED_NAME,
         )
         return kind, str(bundled_model_dir())
-    if kind == "gguf":
-        from engine.gguf import check_gguf, converted_dir_for, convert_gguf
+    if kind == "gguf":  # config and tokenizer only: `load_weights` reads the weights from the file itself
+        from engine.gguf import check_gguf, gguf_config_dir
 
-        path = Path(where)
-        check_gguf(path)
-        target = converted_dir_for(path)
-        if not (target / "config.json").is_file():
-            convert_gguf(path, target)
-        return kind, str(target)
+        check_gguf(Path(where))
+        return kind, str(gguf_config_dir(Path(where)))
     if kind == "dir" and not (Path(where) / "config.json").is_file():
         raise EngineError(f"{where} has no config.json: it is not a Hugging Face model directory")
     return kind, where
@@ -165,7 +161,14 @@ def load_weights(spec: str | None, *, dtype: str = "float32", device: str = "cpu
 
     try:
         tokenizer = AutoTokenizer.from_pretrained(where)
-        model = AutoModelForCausalLM.from_pretrained(where, dtype=torch_dtype)
+        if kind == "gguf":
+            from transformers import AutoConfig
+
+            from engine.gguf import load_gguf_weights
+
+            model = load_gguf_weights(Path(describe_source(spec)[1]), AutoConfig.from_pretrained(where), torch_dtype)
+        else:
+            model = AutoModelForCausalLM.from_pretrained(where, dtype=torch_dtype)
     except OSError as exc:
         if kind == "hub":
             raise _hub_error(where, exc) from None

@@ -32,17 +32,24 @@ class LlamaCppBackend(HttpBackend):
     kind = "llama.cpp"
 
     def build(self, request: CompletionRequest, stream: bool) -> dict[str, Any]:
-        body: dict[str, Any] = {
+        return {
             "input_prefix": request.prefix,
             "input_suffix": request.suffix,
             "input_extra": [{"filename": c.path, "text": c.content} for c in request.context],
             "prompt": "",
+            "n_indent": request.n_indent,
+            **self.generation_fields(request, stream),
+        }
+
+    @staticmethod
+    def generation_fields(request: CompletionRequest, stream: bool) -> dict[str, Any]:
+        """How llama.cpp is to generate: the fields `/infill` and `/completion` share."""
+        body: dict[str, Any] = {
             "n_predict": request.max_tokens,
             "temperature": request.temperature,
             "top_p": request.top_p,
             "top_k": request.top_k,
             "stop": list(request.stop),
-            "n_indent": request.n_indent,
             "stream": stream,
             "cache_prompt": True,
         }

@@ -63,21 +63,7 @@ class RawLlamaCpp(LlamaCppBackend):
     endpoint = "/completion"
 
     def build(self, request: CompletionRequest, stream: bool) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "prompt": request.prefix,
-            "n_predict": request.max_tokens,
-            "temperature": request.temperature,
-            "top_p": request.top_p,
-            "top_k": request.top_k,
-            "stop": list(request.stop),
-            "stream": stream,
-            "cache_prompt": True,
-        }
-        if request.seed is not None:
-            body["seed"] = request.seed
-        if request.time_limit_ms:
-            body["t_max_predict_ms"] = request.time_limit_ms
-        return body
+        return {"prompt": request.prefix, **self.generation_fields(request, stream)}
 
 
 class RawOpenAI(OpenAIBackend):

@@ -26,7 +26,8 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from evals.results import print_figures
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from evals.errors import EvalError
@@ -164,12 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args(argv)
     report = fuzz(args.cases, seed=args.seed, workers=args.workers)
-    figures = asdict(report)
-    for key, value in figures.items():
-        print(f"{key:>16}: {value}")
-    if args.json:
-        args.json.write_text(json.dumps(figures, indent=2) + "\n")
-    return 0 if report.clean else 1
+    return print_figures(report, args.json)
 
 
 if __name__ == "__main__":

@@ -25,7 +25,8 @@ import random
 import sys
 import time
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from evals.results import print_figures
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -172,12 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     seconds = args.seconds if args.seconds is not None else 60 * (args.minutes if args.minutes is not None else 10)
     report = overload(args.clients, args.max_pending, seconds, seed=args.seed)
-    figures = asdict(report)
-    for key, value in figures.items():
-        print(f"{key:>14}: {value}")
-    if args.json:
-        args.json.write_text(json.dumps(figures, indent=2) + "\n")
-    return 0 if report.clean else 1
+    return print_figures(report, args.json)
 
 
 if __name__ == "__main__":

@@ -108,3 +108,17 @@ def read_results(path: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     if config is None:
         raise EvalError(f"{path} is empty")
     return config, records
+
+
+def print_figures(report: Any, json_path: Path | None) -> int:
+    """Print a run's figures (a dataclass with a `clean` verdict), one per line, and write them to `json_path` if
+    given; the exit code: 0 when the run was clean."""
+    from dataclasses import asdict
+
+    figures = asdict(report)
+    width = max(map(len, figures))
+    for key, value in figures.items():
+        print(f"{key:>{width}}: {value}")
+    if json_path:
+        json_path.write_text(json.dumps(figures, indent=2) + "\n")
+    return 0 if report.clean else 1

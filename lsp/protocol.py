@@ -25,6 +25,10 @@ PROMPT_METHOD = "codegemma/prompt"
 HINT_COMMAND = "codegemma.hint"
 #: Command attached to every inline item: the client runs it when the user accepts the item.
 ACCEPTED_COMMAND = "codegemma.accepted"
+#: Custom notification from our clients: what became of a shown item (params: `SuggestionEvent`).
+EVENT_METHOD = "codegemma/event"
+#: Kinds of `SuggestionEvent`.
+EVENT_KINDS = ("accepted", "partial", "dismissed", "typed_over")
 #: Key of our settings in `workspace/didChangeConfiguration` and `workspace/configuration`.
 SETTINGS_SECTION = "codegemma"
 
@@ -34,6 +38,39 @@ MODES = ("complete", "hint")
 MAX_TOKENS_LIMIT = 4096
 CONTEXT_TOKENS_LIMIT = 131072
 DEBOUNCE_LIMIT_MS = 10000
+
+
+@dataclass(frozen=True)
+class SuggestionEvent:
+    """Params of `codegemma/event`: the fate of one shown inline item, reported by the client.
+
+    `item` is the id the server put in the item's `codegemma.accepted` command arguments.
+    `accepted` is the text the user kept: the whole item for "accepted", the
+    accepted words or lines for "partial", "" for "dismissed" and "typed_over".
+    `typed` is what the user typed instead, for "typed_over" (may be "").
+    """
+
+    item: str
+    kind: str
+    accepted: str = ""
+    typed: str = ""
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> "SuggestionEvent":
+        if not isinstance(params, Mapping):
+            raise LspError("codegemma/event params must be an object")
+        item, kind = params.get("item"), params.get("kind")
+        if not isinstance(item, str) or not item:
+            raise LspError("codegemma/event needs 'item', the id of a shown item")
+        if kind not in EVENT_KINDS:
+            raise LspError(f"codegemma/event 'kind' must be one of {', '.join(EVENT_KINDS)}, not {kind!r}")
+        texts = {}
+        for name in ("accepted", "typed"):
+            value = params.get(name, "")
+            if not isinstance(value, str):
+                raise LspError(f"codegemma/event '{name}' must be a string")
+            texts[name] = value
+        return cls(item=item, kind=kind, **texts)
 
 
 @dataclass(frozen=True)

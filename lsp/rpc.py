@@ -67,6 +67,14 @@ def invalid_request(data: Any) -> str | None:
     return 'a request needs a "method"' if "id" in data else "neither a request, a notification nor a response"
 
 
+CANCEL_METHOD = "$/cancelRequest"
+
+
+def _cancel_id_ok(params: Any) -> bool:
+    msg_id = params.get("id") if isinstance(params, dict) else None
+    return isinstance(msg_id, (int, str)) and not isinstance(msg_id, bool)
+
+
 def _params_problem(exc: BaseException) -> str:
     cause = exc.__cause__ or exc
     try:
@@ -104,6 +112,10 @@ class CodegemmaProtocol(LanguageServerProtocol):
         is_request = "method" in data and "id" in data
         if self._shutdown and is_request:
             self._send_error(msg_id, JsonRpcInvalidRequest(f"{data['method']}: the server is shut down; only exit is accepted"))
+            return
+        if data.get("method") == CANCEL_METHOD and not _cancel_id_ok(data.get("params")):
+            # pygls looks the id up in a dict: a list or object id raised TypeError and ended the server.
+            log.warning("$/cancelRequest ignored: params must be {id: integer or string}, got %r", data.get("params"))
             return
         if "method" in data and "params" not in data:
             # JSON-RPC allows a request without `params` (Neovim's `client:request(method)` sends none);

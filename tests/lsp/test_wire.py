@@ -146,6 +146,14 @@ def test_edits_of_unopened_documents_and_cancels_of_unknown_ids_are_ignored(wire
     assert wire.popups() == []
 
 
+@pytest.mark.parametrize("params", [{"id": [1]}, {"id": {"a": 1}}, {"id": None}, {"id": True}, {}, [7], None])
+def test_a_cancel_with_an_id_that_is_no_id_is_ignored(wire: WireClient, params):
+    # Found by `python -m evals.fuzz_lsp --seed 2`: a list id made pygls raise TypeError and the server exit.
+    wire.notify("$/cancelRequest", params)
+    still_serving(wire)
+    assert wire.alive
+
+
 def test_requests_after_shutdown_get_invalid_request():
     with WireClient() as client:
         client.initialize()

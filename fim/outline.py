@@ -51,7 +51,7 @@ def outline(text: str, language: str | None) -> Outline | None:
             ends.append(finishes)
         previous = node
     found = syntax.captures(language, root)
-    imports = sorted(source.span(n) for n in found.get("top.import", []))
+    imports = sorted(source.span(n) for n in found.get("import.top", []))
     span = (_line_start(text, imports[0][0]), _line_end(text, imports[-1][1])) if imports else None
     return Outline(
         starts=tuple(sorted(set(s for s in starts if 0 < s < len(text)))),

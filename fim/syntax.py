@@ -6,9 +6,8 @@ strings. Three things are contained here so that nobody else has to know
 them:
 
 - which grammar serves a file (by extension) or an LSP `languageId`;
-- the tree-sitter API drift between releases (0.22 returned capture lists
-  from `Query.captures`, 0.23 returned dicts, 0.25 moved running a query to
-  `QueryCursor`; `Language.query` is deprecated in favour of `Query(...)`);
+- the tree-sitter API (pinned `>=0.25`: `Parser(language)`, `Query(...)`
+  compiled once per language, run with a `QueryCursor`);
 - tree-sitter counts UTF-8 bytes while the rest of the code counts
   characters (`Source` converts, cheaply for ASCII text).
 
@@ -124,12 +123,7 @@ def _parser(language: str) -> Any | None:
             return None
         from tree_sitter import Parser
 
-        try:
-            parsers[language] = Parser(lang)
-        except TypeError:  # tree-sitter < 0.22: Parser() then set_language
-            parser = Parser()
-            parser.set_language(lang)
-            parsers[language] = parser
+        parsers[language] = Parser(lang)
     return parsers[language]
 
 
@@ -167,15 +161,9 @@ def query(language: str | None) -> Any | None:
     lang = grammar(language)
     if lang is None:
         return None
-    source = query_source(language)
-    try:
-        from tree_sitter import Query
-    except ImportError:  # pragma: no cover - every supported release has Query
-        return lang.query(source)
-    try:
-        return Query(lang, source)
-    except TypeError:  # tree-sitter < 0.23 builds queries from the language
-        return lang.query(source)
+    from tree_sitter import Query
+
+    return Query(lang, query_source(language))
 
 
 def captures(language: str | None, node: Any, start_byte: int | None = None, end_byte: int | None = None) -> dict[str, list[Any]]:
@@ -187,25 +175,12 @@ def captures(language: str | None, node: Any, start_byte: int | None = None, end
     q = query(language)
     if q is None or node is None:
         return {}
-    try:
-        from tree_sitter import QueryCursor
-    except ImportError:
-        QueryCursor = None  # noqa: N806 - tree-sitter < 0.25 runs queries itself
-    if QueryCursor is not None:
-        cursor = QueryCursor(q)
-        if start_byte is not None:
-            cursor.set_byte_range(start_byte, end_byte if end_byte is not None else node.end_byte)
-        found = cursor.captures(node)
-    elif start_byte is not None:
-        found = q.captures(node, start_byte=start_byte, end_byte=end_byte or node.end_byte)
-    else:
-        found = q.captures(node)
-    if isinstance(found, dict):
-        return found
-    grouped: dict[str, list[Any]] = {}
-    for captured, name in found:  # tree-sitter 0.22: a list of (node, name)
-        grouped.setdefault(name, []).append(captured)
-    return grouped
+    from tree_sitter import QueryCursor
+
+    cursor = QueryCursor(q)
+    if start_byte is not None:
+        cursor.set_byte_range(start_byte, end_byte if end_byte is not None else node.end_byte)
+    return cursor.captures(node)
 
 
 def has_error(node: Any) -> bool:

@@ -7,7 +7,7 @@ cursor, one whose package directory does comes before it, the most recently
 edited last within each. Other open files are not shown, whatever their
 language: they cost prompt tokens (time on a CPU), would send a file's text
 along with every completion of an unrelated one, and a broken one must not
-break completions elsewhere. Imports are found with the `@top.import`
+break completions elsewhere. Imports are found with the `@import.top`
 captures of `fim/queries/<language>.scm`, so no language is special-cased
 here: the names in an import statement (`from pkg.helpers import x`,
 `import "./lib/util.js"`, `use crate::utils::parse`, `#include "foo.h"`)
@@ -58,7 +58,7 @@ def _names_in(language: str, head: str) -> frozenset[str]:
     if tree is None:
         return frozenset()
     names: set[str] = set()
-    for node in captures(language, tree.root_node).get("top.import", []):
+    for node in captures(language, tree.root_node).get("import.top", []):
         start, end = source.span(node)
         names.update(_NAME.findall(head[start:end]))
     return frozenset(names)

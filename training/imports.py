@@ -1,18 +1,15 @@
-"""Extract the imports of a source file with tree-sitter queries.
+"""Extract the imports of a source file from its tree-sitter captures.
 
-What counts as an import is data: `training/queries/<language>.scm`, with
-the capture names described in `training/queries/__init__.py`. Parsing goes
-through `fim.syntax`; compiling and running our own query files is the only
-tree-sitter call made here (`fim.syntax` runs only its own queries).
+What counts as an import is data: the `@import.statement`, `@import.module`
+and `@import.member` captures of `fim/queries/<language>.scm` (described in
+`fim/queries/__init__.py`). Parsing and running the query go through
+`fim.syntax`, the one module that talks to tree-sitter.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_right
 from dataclasses import dataclass
-from functools import lru_cache
-from importlib import resources
-from typing import Any
 
 from fim import syntax
 
@@ -28,36 +25,13 @@ class ImportRef:
     member: str | None = None
 
 
-@lru_cache(maxsize=None)
-def import_query(language: str | None) -> Any | None:
-    """The compiled `training/queries/<language>.scm`, or None when we have no import rules for it."""
-    if not language:
-        return None
-    resource = resources.files("training.queries").joinpath(f"{language}.scm")
-    grammar = syntax.grammar(language)
-    if grammar is None or not resource.is_file():
-        return None
-    from tree_sitter import Query
-
-    return Query(grammar, resource.read_text(encoding="utf-8"))
-
-
-def _captures(query: Any, node: Any) -> dict[str, list[Any]]:
-    from tree_sitter import QueryCursor
-
-    return QueryCursor(query).captures(node)
-
-
 def extract_imports(text: str, language: str | None) -> list[ImportRef]:
     """The imports of `text` in source order; empty for languages without import rules."""
-    query = import_query(language)
-    if query is None:
-        return []
     tree = syntax.parse(text, language)
     if tree is None:
         return []
-    found = _captures(query, tree.root_node)
-    statements = sorted({(n.start_byte, n.end_byte) for n in found.get("import", [])})
+    found = syntax.captures(language, tree.root_node)
+    statements = sorted({(n.start_byte, n.end_byte) for n in found.get("import.statement", [])})
     starts = [s for s, _ in statements]
     modules: dict[int, list[tuple[int, str]]] = {}
     members: dict[int, list[tuple[int, str]]] = {}

@@ -6,7 +6,7 @@ under some root that the import does not mention (`src/`, `lib/`,
 `src/main/java/`). Comparing paths from the end finds the file without
 knowing the build system: the file whose path shares the longest tail with
 the import wins, and among equals the one nearest the importing file.
-Per-language spelling rules are data (`training/queries/languages.yaml`).
+Per-language spelling rules are data (`training/languages.yaml`).
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ class LanguageRules:
 @lru_cache(maxsize=1)
 def rules() -> Mapping[str, LanguageRules]:
     """Rules by grammar name, from the packaged `languages.yaml`."""
-    text = resources.files("training.queries").joinpath("languages.yaml").read_text(encoding="utf-8")
+    text = resources.files("training").joinpath("languages.yaml").read_text(encoding="utf-8")
     out = {}
     for language, entry in yaml.safe_load(text).items():
         fields = {k: tuple(v) if isinstance(v, list) else v for k, v in entry.items()}

@@ -44,4 +44,9 @@
 [(string_literal) (char_literal) (system_lib_string)] @inside.string
 (comment) @inside.comment
 
-(translation_unit (preproc_include) @top.import)
+(translation_unit (preproc_include) @import.top)
+
+; Imported modules (anywhere in the file): `#include "a/b.h"` and `#include <a/b.h>`.
+
+(preproc_include path: (string_literal (string_content) @import.module)) @import.statement
+(preproc_include path: (system_lib_string) @import.module) @import.statement

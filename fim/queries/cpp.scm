@@ -23,4 +23,8 @@
 
 (raw_string_literal) @inside.string
 
-(translation_unit (using_declaration) @top.import)
+(translation_unit (using_declaration) @import.top)
+
+; Imported modules (anywhere in the file): C's includes plus C++20 module imports.
+
+(import_declaration name: (module_name) @import.module) @import.statement

@@ -46,4 +46,9 @@
 [(interpreted_string_literal) (raw_string_literal)] @inside.string
 (comment) @inside.comment
 
-(source_file (import_declaration) @top.import)
+(source_file (import_declaration) @import.top)
+
+; Imported modules (anywhere in the file): every import spec names a package directory.
+
+(import_spec path: (interpreted_string_literal (interpreted_string_literal_content) @import.module)) @import.statement
+(import_spec path: (raw_string_literal (raw_string_literal_content) @import.module)) @import.statement

@@ -58,5 +58,9 @@
 [(string_literal) (character_literal)] @inside.string
 [(line_comment) (block_comment)] @inside.comment
 
-(program (import_declaration) @top.import)
-(program (package_declaration) @top.import)
+(program (import_declaration) @import.top)
+(program (package_declaration) @import.top)
+
+; Imported modules (anywhere in the file): `import a.b.C;`, `import static a.b.C.m;`, `import a.b.*;`.
+
+(import_declaration (scoped_identifier) @import.module) @import.statement

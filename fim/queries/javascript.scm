@@ -51,4 +51,18 @@
 [(string) (template_string)] @inside.string
 (comment) @inside.comment
 
-(program (import_statement) @top.import)
+(program (import_statement) @import.top)
+
+; Imported modules (anywhere in the file): ES modules, re-exports, require() and dynamic import().
+
+(import_statement source: (string (string_fragment) @import.module)) @import.statement
+(export_statement source: (string (string_fragment) @import.module)) @import.statement
+
+((call_expression
+   function: (identifier) @_require
+   arguments: (arguments . (string (string_fragment) @import.module))) @import.statement
+ (#eq? @_require "require"))
+
+(call_expression
+  function: (import)
+  arguments: (arguments . (string (string_fragment) @import.module))) @import.statement

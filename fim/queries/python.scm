@@ -53,4 +53,15 @@
 
 (block . (string) @doc)
 
-(module [(import_statement) (import_from_statement) (future_import_statement)] @top.import)
+(module [(import_statement) (import_from_statement) (future_import_statement)] @import.top)
+
+; Imported modules (anywhere in the file): `import a.b`, `import a.b as c`, `from .x import y`, `from a import (b, c as d)`.
+
+(import_statement name: (dotted_name) @import.module) @import.statement
+(import_statement name: (aliased_import name: (dotted_name) @import.module)) @import.statement
+
+(import_from_statement
+  module_name: (_) @import.module
+  name: [(dotted_name) @import.member (aliased_import name: (dotted_name) @import.member)]) @import.statement
+
+(import_from_statement module_name: (_) @import.module (wildcard_import)) @import.statement

@@ -46,5 +46,18 @@
 [(string_literal) (raw_string_literal) (char_literal)] @inside.string
 [(line_comment) (block_comment)] @inside.comment
 
-(source_file (use_declaration) @top.import)
-(source_file (extern_crate_declaration) @top.import)
+(source_file (use_declaration) @import.top)
+(source_file (extern_crate_declaration) @import.top)
+
+; Imported modules (anywhere in the file): `use` paths, `use a::{b, c}` lists, `mod name;` declarations (a file), `extern crate`.
+
+(use_declaration argument: (scoped_identifier) @import.module) @import.statement
+(use_declaration argument: (identifier) @import.module) @import.statement
+(use_declaration argument: (use_as_clause path: (_) @import.module)) @import.statement
+(use_declaration argument: (use_wildcard [(identifier) (scoped_identifier)] @import.module)) @import.statement
+(use_declaration
+  argument: (scoped_use_list
+    path: (_) @import.module
+    list: (use_list [(identifier) @import.member (scoped_identifier) @import.member]))) @import.statement
+
+(mod_item name: (identifier) @import.module !body) @import.statement

@@ -14,3 +14,7 @@
 ] @unit.block
 
 (as_expression) @unit.expression
+
+; Imported modules (anywhere in the file): JavaScript's forms plus `import x = require("...")`.
+
+(import_statement (import_require_clause source: (string (string_fragment) @import.module))) @import.statement

@@ -78,12 +78,16 @@ def test_queries_find_statements_blocks_literals_and_imports(language):
     tree = syntax.parse(text, language)
     found = syntax.captures(language, tree.root_node)
     for name in ("unit.statement", "unit.block", "unit.body", "unit.expression", "unit.arguments",
-                 "inside.string", "inside.comment", "top.import"):  # fmt: skip
+                 "inside.string", "inside.comment", "import.top", "import.statement", "import.module"):  # fmt: skip
         assert found.get(name), f"{language}: no @{name}"
     # Imports are top-level and really are imports.
-    for node in found["top.import"]:
+    for node in found["import.top"]:
         assert node.parent.parent is None
         assert any(w in node.text.decode() for w in ("import", "include", "use", "package"))
+    # Every imported module lies inside an import statement (training.imports relies on it).
+    statements = [(n.start_byte, n.end_byte) for n in found["import.statement"]]
+    for node in found["import.module"]:
+        assert any(s <= node.start_byte and node.end_byte <= e for s, e in statements), node.text
     for node in found["inside.comment"]:
         assert node.text.decode().lstrip().startswith(("#", "//", "/*", "///"))
 

@@ -68,6 +68,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--no-prefetch", dest="prefetch", action="store_false",
                        help="do not read the prompt at the cursor into the backend's cache before the editor asks "
                        "(on open, typing pauses and cursor moves; default: on)")  # fmt: skip
+    group.add_argument("--alternatives", type=int, default=defaults.alternatives,
+                       help="on a manual trigger, up to this many distinct suggestions to cycle through (the first "
+                       f"greedy, the others sampled with seeds 1, 2, ...; 1: only the greedy one; default: "
+                       f"{defaults.alternatives})")  # fmt: skip
     parser.add_argument("--dtype", default="auto", choices=DTYPES,
                         help="weight type of local models: auto (int8 decode weights on CPUs with native bf16, else "
                         "float32), float32, bfloat16, float16, int8 (default: auto)")  # fmt: skip

@@ -38,6 +38,7 @@ MODES = ("complete", "hint")
 MAX_TOKENS_LIMIT = 4096
 CONTEXT_TOKENS_LIMIT = 131072
 DEBOUNCE_LIMIT_MS = 10000
+ALTERNATIVES_LIMIT = 8
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,9 @@ class Settings:
     #: Read the prompt at the cursor into the backend's cache before the editor asks (on open, typing pauses,
     #: cursor moves to another line), so completions start sooner.
     prefetch: bool = True
+    #: On a manual trigger, up to this many distinct suggestions (the first is the greedy one, the others sampled
+    #: with distinct seeds); automatic triggers always get one.
+    alternatives: int = 3
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
@@ -109,7 +113,8 @@ class Settings:
         if self.mode not in MODES:
             raise LspError(f"setting mode: {self.mode!r} is not one of {', '.join(MODES)}")
         for name, low, high in (("context_tokens", 1, CONTEXT_TOKENS_LIMIT), ("max_tokens", 1, MAX_TOKENS_LIMIT),
-                                ("debounce_ms", 0, DEBOUNCE_LIMIT_MS)):  # fmt: skip
+                                ("debounce_ms", 0, DEBOUNCE_LIMIT_MS),
+                                ("alternatives", 1, ALTERNATIVES_LIMIT)):  # fmt: skip
             value = getattr(self, name)
             if not low <= value <= high:
                 raise LspError(f"setting {name}: {value} is outside {low}..{high}")
@@ -226,6 +231,15 @@ class Stats:
     stopped_early: int = 0
     #: and the median duration of the bare backend call, to tell our overhead from the model's time.
     median_backend_ms: float = 0.0
+    #: From `codegemma/event`: items partly accepted (a word or line at a time; once per item),
+    partial: int = 0
+    #: characters the user kept from full and partial accepts,
+    kept_chars: int = 0
+    #: items dismissed, items the user typed over,
+    dismissed: int = 0
+    typed_over: int = 0
+    #: and events ignored (unreadable params or an id this server never showed, or forgot).
+    ignored_events: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

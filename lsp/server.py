@@ -8,10 +8,15 @@ Every request is logged with an id and the time each stage took.
 Methods:
 - `textDocument/inlineCompletion`: one item inserting the completion (or, in
   hint mode, a hint comment) at the cursor; its command reports acceptance;
+  a manual trigger (`Invoked`) gets up to `alternatives` distinct items, the greedy one first;
 - `textDocument/completion`: the same text as one item, for clients without inline completion;
 - `workspace/executeCommand` `codegemma.hint` (a fuller hint, also shown with
   `window/showMessage`) and `codegemma.accepted`;
 - `codegemma/stats` and `codegemma/prompt` (custom requests, see `lsp.protocol`);
+- `codegemma/event` (notification): what became of a shown item; counted in the stats, then handed to
+  each callable in `CodegemmaServer.on_event` as `hook(event, shown_item)` (an `lsp.protocol.SuggestionEvent`
+  and the `lsp.telemetry.ShownItem` with the text and document it was shown for; unknown ids never reach a
+  hook, and a hook that raises is logged, never a crash);
 - `workspace/didChangeConfiguration`: settings under the "codegemma" key.
 """
 
@@ -22,7 +27,7 @@ import logging
 import sys
 import threading
 import time
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from lsprotocol import types
 from pygls.io_ import StdoutWriter
@@ -32,6 +37,7 @@ from engine.backend import CancelToken, CompletionRequest, new_request_id
 from engine.errors import EngineError
 from fim.errors import FimError
 from lsp import hints
+from lsp.alternatives import distinct_completions
 from lsp.backends import Backends
 from lsp.context import related_files
 from lsp.documents import Document, DocumentStore, column_to_index, uri_to_path
@@ -39,11 +45,11 @@ from lsp.errors import LspError
 from lsp.framing import CHUNK, serve, stdin_chunks
 from lsp.prefetch import Prefetcher
 from lsp.protocol import (
-    ACCEPTED_COMMAND, CURSOR_METHOD, HINT_COMMAND, PROMPT_METHOD, SETTINGS_SECTION, STATS_METHOD, ContextView,
-    HintResult, PromptView, Settings, plain_json, settings_section,
+    ACCEPTED_COMMAND, CURSOR_METHOD, EVENT_METHOD, HINT_COMMAND, PROMPT_METHOD, SETTINGS_SECTION, STATS_METHOD,
+    ContextView, HintResult, PromptView, Settings, SuggestionEvent, plain_json, settings_section,
 )  # fmt: skip
 from lsp.rpc import CodegemmaProtocol
-from lsp.telemetry import Telemetry
+from lsp.telemetry import ShownItem, Telemetry
 from lsp.work import InFlight, in_thread
 
 log = logging.getLogger(__name__)
@@ -68,6 +74,8 @@ class CodegemmaServer(LanguageServer):
         self.inflight = InFlight()
         self.prefetch = Prefetcher(self)
         self.telemetry = Telemetry()
+        #: Called as `hook(event, shown_item)` for each `codegemma/event` about an item this server showed.
+        self.on_event: list[Callable[[SuggestionEvent, ShownItem], None]] = []
         self._reported: set[str] = set()
 
     # --- transport: pygls' frame reader replaced by one that recovers (lsp.framing) ---------
@@ -156,6 +164,10 @@ class CodegemmaServer(LanguageServer):
 
     async def suggest(self, uri: str, position: types.Position) -> str:
         """The text to insert at `position`: a completion, or a hint comment in hint mode ("" for none)."""
+        return (await self.suggestions(uri, position))[0] or ""
+
+    async def suggestions(self, uri: str, position: types.Position, n: int = 1) -> list[str]:
+        """Up to `n` distinct texts to insert at `position` (`[""]` for none); the first is the greedy one."""
         started = time.perf_counter()
         self.telemetry.requests += 1
         token = self.inflight.start(uri)
@@ -165,40 +177,63 @@ class CodegemmaServer(LanguageServer):
                 await asyncio.sleep(self.settings.debounce_ms / 1000)
             if token.cancelled:
                 self.telemetry.cancelled += 1
-                return ""
+                return [""]
             doc = self.documents.get(uri)
             if self.settings.mode == "hint":
-                text = await self._inline_hint(doc, position, token)
+                texts = [await self._inline_hint(doc, position, token)]
             else:
-                text = await self._complete(doc, position, token)
+                texts = await self._complete(doc, position, token, n)
             if token.cancelled:  # superseded by a newer request or an edit while the model ran
                 self.telemetry.cancelled += 1
-                return ""
+                return [""]
             self.telemetry.answered((time.perf_counter() - started) * 1000)
-            return text
+            return texts or [""]
         except asyncio.CancelledError:  # $/cancelRequest or shutdown
             token.cancel()
             self.telemetry.cancelled += 1
             raise
         except USER_ERRORS as exc:
             self.report(f"codegemma: {exc}")
-            return ""
+            return [""]
         finally:
             self.inflight.finish(uri, token)
 
-    async def _complete(self, doc: Document, position: types.Position, token: CancelToken) -> str:
+    async def _complete(self, doc: Document, position: types.Position, token: CancelToken, n: int) -> list[str]:
         loading = time.perf_counter()
         backend = await self.backends.completion(self.settings)
         if token.cancelled:
-            return ""
+            return []
         request = self.completion_request(doc, position)
         started = time.perf_counter()
+        if n > 1:
+            found = await in_thread(distinct_completions, backend, request, n, cancel=token, call=self._measured)
+            log.info("%s: %s:%d:%d %d of %d alternatives in %.0f ms", request.request_id, request.path,
+                     position.line + 1, position.character + 1, len(found), n, (time.perf_counter() - started) * 1000)
+            return [c.text for c in found]
         completion = await in_thread(self._measured, backend.complete, request, cancel=token)
         log.info("%s: %s:%d:%d %s, %d chars in %.0f ms (backend ready after %.0f ms)", request.request_id,
                  request.path, position.line + 1, position.character + 1, completion.finish_reason,
                  len(completion.text), (time.perf_counter() - started) * 1000,
                  (started - loading) * 1000)  # fmt: skip
-        return "" if completion.finish_reason == "cancelled" else completion.text
+        return [] if completion.finish_reason == "cancelled" else [completion.text]
+
+    def suggestion_event(self, params: Any) -> None:
+        """Count a `codegemma/event` and hand it to the `on_event` hooks; bad params are logged and counted."""
+        try:
+            event = SuggestionEvent.from_params(plain_json(params))
+        except LspError as exc:
+            self.telemetry.ignored_event()
+            log.warning("%s; event ignored", exc)
+            return
+        item = self.telemetry.event(event)
+        if item is None:
+            log.info("event %s for unknown item %r ignored", event.kind, event.item)
+            return
+        for hook in self.on_event:
+            try:
+                hook(event, item)
+            except Exception:
+                log.exception("codegemma/event hook %r failed", hook)
 
     def _measured(self, call: Any, *args: Any, **kwargs: Any) -> Any:
         """Run a model call (in a worker thread), counting it while it runs."""
@@ -317,13 +352,16 @@ def create_server(
 
     @server.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())
     async def inline_completion(ls: CodegemmaServer, params: types.InlineCompletionParams):
-        text = await ls.suggest(params.text_document.uri, params.position)
-        if not text:
-            return types.InlineCompletionList(items=[])
-        command = types.Command(title="accepted", command=ACCEPTED_COMMAND, arguments=[ls.telemetry.item_shown()])
+        manual = params.context is not None and params.context.trigger_kind == types.InlineCompletionTriggerKind.Invoked
+        uri = params.text_document.uri
+        texts = await ls.suggestions(uri, params.position, ls.settings.alternatives if manual else 1)
         here = types.Range(params.position, params.position)
-        item = types.InlineCompletionItem(insert_text=text, range=here, command=command)
-        return types.InlineCompletionList(items=[item])
+        items = []
+        for text in filter(None, texts):
+            shown = ls.telemetry.item_shown(text, uri)
+            command = types.Command(title="accepted", command=ACCEPTED_COMMAND, arguments=[shown])
+            items.append(types.InlineCompletionItem(insert_text=text, range=here, command=command))
+        return types.InlineCompletionList(items=items)
 
     @server.feature(types.TEXT_DOCUMENT_COMPLETION, types.CompletionOptions(resolve_provider=False))
     async def completion(ls: CodegemmaServer, params: types.CompletionParams) -> types.CompletionList:
@@ -362,6 +400,10 @@ def create_server(
         for item_id in args:
             if not ls.telemetry.item_accepted(str(item_id)):
                 log.info("acceptance of unknown item %r ignored", item_id)
+
+    @server.feature(EVENT_METHOD)
+    def event(ls: CodegemmaServer, params: Any) -> None:
+        ls.suggestion_event(params)
 
     @server.feature(STATS_METHOD)
     def stats(ls: CodegemmaServer, params: Any) -> dict[str, Any]:

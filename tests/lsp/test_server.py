@@ -15,7 +15,7 @@ import pytest_lsp
 from lsprotocol import types
 from pytest_lsp import LanguageClient
 
-from lsp.protocol import ACCEPTED_COMMAND, HINT_COMMAND
+from lsp.protocol import ACCEPTED_COMMAND, EVENT_METHOD, HINT_COMMAND
 from tests.lsp.helpers import (
     PROFILES, column, configure, edit, initialize, open_doc, prompt, send_inline, server_config, stats, uri,
 )  # fmt: skip
@@ -164,3 +164,12 @@ async def test_utf32_positions_count_code_points(utf32_client: LanguageClient):
     view = await prompt(utf32_client, doc, 0, 8)
     assert view.prefix == "s = '😀x😀" and view.suffix == "'\n"
 
+
+
+async def test_events_with_bad_params_or_unknown_items_are_ignored_and_counted(client: LanguageClient):
+    before = (await stats(client)).ignored_events
+    client.protocol.notify(EVENT_METHOD, {"item": "item-404", "kind": "accepted", "accepted": "x"})
+    client.protocol.notify(EVENT_METHOD, {"item": "item-1", "kind": "liked"})
+    client.protocol.notify(EVENT_METHOD, ["not", "an", "object"])
+    after = await stats(client)
+    assert after.ignored_events == before + 3 and after.kept_chars == 0

@@ -29,6 +29,7 @@ from engine.previous import RecentCompletions
 from engine.prompting import fitted_prompt, request_filter
 from engine.remote import LlamaCppBackend, OpenAIBackend, _flag, parse_backend_spec
 from engine.transport import READ_TIMEOUT_S, HttpBackend, PeerFailure
+from engine.wire import LlamaCppCompletion, OpenAICompletion, Tokenize
 from fim.budget import TokenCounter
 from fim.errors import FimError
 from fim.formats import FAMILIES, FimFormat, detect_family, get_format
@@ -63,16 +64,14 @@ class RawLlamaCpp(LlamaCppBackend):
     endpoint = "/completion"
 
     def build(self, request: CompletionRequest, stream: bool) -> dict[str, Any]:
-        return {"prompt": request.prefix, **self.generation_fields(request, stream)}
+        return LlamaCppCompletion.of(request, stream).json_body()
 
 
 class RawOpenAI(OpenAIBackend):
     """`POST /v1/completions` with the prompt as it is: no `suffix`, the server applies no FIM template."""
 
     def build(self, request: CompletionRequest, stream: bool) -> dict[str, Any]:
-        body = super().build(request, stream)
-        del body["suffix"]
-        return body
+        return OpenAICompletion.of(request, stream, self.model, fim=False).json_body()
 
 
 # --- what the upstream serves ----------------------------------------------------
@@ -259,7 +258,7 @@ class UpstreamEngine:
         wanted = {token for family in FAMILIES.values() for group in family.detect for token in group}
         found = set()
         for token in sorted(wanted):
-            body = {"content": token, "prompt": token, "add_special_tokens": False, **({"model": model} if model else {})}
+            body = Tokenize(content=token, prompt=token, model=model or None).json_body()
             try:
                 answer = self.wire.call_json("/tokenize", body, timeout=PROBE_TIMEOUT_S)
             except PeerFailure as exc:

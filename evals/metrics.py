@@ -1,4 +1,4 @@
-"""Numbers reported by the harness: pass@k and latency percentiles."""
+"""Numbers reported by the harness: pass@k, exact match and edit similarity, latency percentiles."""
 
 from __future__ import annotations
 
@@ -44,3 +44,21 @@ def percentile(values: Sequence[float], q: float) -> float:
 def rate(numerator: float, milliseconds: float) -> float:
     """Per-second rate, or nan when nothing was timed."""
     return numerator / (milliseconds / 1000) if milliseconds > 0 else float("nan")
+
+
+def levenshtein(a: str, b: str) -> int:
+    if len(a) < len(b):
+        a, b = b, a
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i]
+        for j, cb in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
+        previous = current
+    return previous[-1]
+
+
+def edit_similarity(prediction: str, target: str) -> float:
+    """1 - Levenshtein distance / length of the longer string (1.0 for two empty strings)."""
+    longest = max(len(prediction), len(target))
+    return 1.0 if longest == 0 else 1.0 - levenshtein(prediction, target) / longest

@@ -35,6 +35,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from evals.metrics import edit_similarity, levenshtein  # noqa: F401 - re-exported for callers
 from fim import syntax
 
 log = logging.getLogger(__name__)
@@ -49,24 +50,6 @@ class Task:
     prefix: str
     suffix: str
     target: str
-
-
-def levenshtein(a: str, b: str) -> int:
-    if len(a) < len(b):
-        a, b = b, a
-    previous = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        current = [i]
-        for j, cb in enumerate(b, 1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
-        previous = current
-    return previous[-1]
-
-
-def edit_similarity(prediction: str, target: str) -> float:
-    """1 - Levenshtein distance / length of the longer string (1.0 for two empty strings)."""
-    longest = max(len(prediction), len(target))
-    return 1.0 if longest == 0 else 1.0 - levenshtein(prediction, target) / longest
 
 
 def masked_lines(text: str, language: str | None) -> list[int]:

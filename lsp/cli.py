@@ -72,6 +72,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
                        help="on a manual trigger, up to this many distinct suggestions to cycle through (the first "
                        f"greedy, the others sampled with seeds 1, 2, ...; 1: only the greedy one; default: "
                        f"{defaults.alternatives})")  # fmt: skip
+    group.add_argument("--feedback-log", action="store_true", default=defaults.feedback_log,
+                       help="keep a local log of each suggestion shown and its fate (secrets removed, under the cache "
+                       "directory, never sent anywhere); read it with `codegemma feedback stats|pairs` (default: off)")  # fmt: skip
     parser.add_argument("--dtype", default="auto", choices=DTYPES,
                         help="weight type of local models: auto (int8 decode weights on CPUs with native bf16, else "
                         "float32), float32, bfloat16, float16, int8 (default: auto)")  # fmt: skip

@@ -106,6 +106,9 @@ class Settings:
     #: On a manual trigger, up to this many distinct suggestions (the first is the greedy one, the others sampled
     #: with distinct seeds); automatic triggers always get one.
     alternatives: int = 3
+    #: Keep a local log of every suggestion shown and its fate (accepted, partial, dismissed, typed over, retained
+    #: 30 s later), secrets removed, under the cache directory; never sent anywhere (see lsp.feedback).
+    feedback_log: bool = False
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:

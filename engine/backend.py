@@ -91,10 +91,6 @@ class Completion:
     reused: bool = False
 
 
-class Cancelled(Exception):
-    """The request was cancelled before it produced anything worth returning."""
-
-
 class CancelToken:
     """Set from any thread; the backend checks it between tokens and stops."""
 

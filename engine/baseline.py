@@ -3,8 +3,8 @@
 Same model, same prompt (fitted and formatted exactly as `LocalBackend` does),
 but what a first implementation would do: float32 weights, a fresh prompt
 every request (no KV cache kept), no speculation, and generation to
-`max_tokens` unless the model emits eos or a FIM sentinel. Its text is cut at
-stop strings only. `codegemma bench latency --backend generate --compare local`
+`max_tokens` unless the model emits eos or a FIM sentinel (or `cancel` is
+set: checked after every token). Its text is cut at stop strings only. `codegemma bench latency --backend generate --compare local`
 puts the two side by side in one run.
 """
 
@@ -35,6 +35,7 @@ class PlainGenerateBackend:
         on_text: TextCallback | None = None,
     ) -> Completion:
         import torch
+        from transformers import StoppingCriteria, StoppingCriteriaList
         from transformers.generation.streamers import BaseStreamer
 
         ids, truncated = fitted_prompt_ids(self.lm, request, self.context_tokens)
@@ -48,6 +49,13 @@ class PlainGenerateBackend:
 
             def end(self) -> None:
                 pass
+
+        class Cancel(StoppingCriteria):
+            """Ends generation at the next token once `cancel` is set, as every backend does."""
+
+            def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+                stop = cancel is not None and cancel.cancelled
+                return torch.full((input_ids.shape[0],), stop, dtype=torch.bool, device=input_ids.device)
 
         sampling: dict[str, Any] = {"do_sample": False}
         if request.temperature > 0:
@@ -64,6 +72,7 @@ class PlainGenerateBackend:
                 eos_token_id=sorted(self.lm.stop_ids),
                 pad_token_id=min(self.lm.stop_ids),
                 streamer=Clock(),
+                stopping_criteria=StoppingCriteriaList([Cancel()]),
                 **sampling,
             )
         done = time.perf_counter()
@@ -77,10 +86,11 @@ class PlainGenerateBackend:
             on_text(text)
         first_token = stamps[1] if len(stamps) > 1 else done
         hit_limit = len(out[0]) - len(ids) >= request.max_tokens
+        cancelled = cancel is not None and cancel.cancelled and not hit_limit
         return Completion(
             text=text,
-            finish_reason="length" if hit_limit else "stop",
-            stop_type="limit" if hit_limit else "eos",
+            finish_reason="cancelled" if cancelled else "length" if hit_limit else "stop",
+            stop_type="none" if cancelled else "limit" if hit_limit else "eos",
             timings=Timings(prompt_tokens=len(ids), prompt_ms=(first_token - started) * 1000,
                             generated_tokens=len(out[0]) - len(ids), generate_ms=(done - first_token) * 1000),
             truncated=truncated,

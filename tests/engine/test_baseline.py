@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from engine.backend import CompletionRequest
+from engine.backend import CancelToken, CompletionRequest
 from engine.baseline import PlainGenerateBackend
 from engine.local import LocalBackend
 from engine.remote import backend_from_spec
@@ -24,3 +24,13 @@ def test_baseline_runs_to_the_limit_and_matches_the_engine_raw(tiny_model):
     assert plain.timings.prompt_ms > 0 and plain.timings.generate_ms > 0
     # Same model, same prompt, greedy: the same text as our decode loop's.
     assert plain.text == ours.text
+
+
+def test_baseline_stops_at_the_next_token_once_cancelled(tiny_model):
+    never_stops = replace(tiny_model, stop_ids=frozenset({tiny_model.tokenizer.eos_token_id}))
+    request = CompletionRequest(prefix="def f(x):\n    return ", suffix="\n", max_tokens=40, raw=True)
+    cancel = CancelToken()
+    cancel.cancel()  # e.g. the client went away while the request waited for the model
+    done = PlainGenerateBackend(never_stops, context_tokens=256).complete(request, cancel=cancel)
+    assert done.finish_reason == "cancelled" and done.stop_type == "none"
+    assert done.timings.generated_tokens <= 1

@@ -21,7 +21,7 @@ HELP = "print the completion at FILE:LINE:COLUMN"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    from engine.cli import add_model_arguments
+    from cli.options import add_model_arguments
 
     parser.add_argument("file", type=Path, help="source file to complete in")
     parser.add_argument("--line", type=int, required=True, help="cursor line, from 1")
@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
 
         backend = OurServerBackend(args.server, api_key=args.api_key or os.environ.get("CODEGEMMA_API_KEY"))
     else:
-        from engine.cli import load_backend
+        from cli.options import load_backend
 
         backend = load_backend(args)
     try:

@@ -5,13 +5,11 @@ into that server's JSON, `parse` turns one answer (or one streamed chunk)
 back into wire-neutral `Parsed` facts, which `engine.transport` turns into a
 `Completion`. Nothing outside these two modules sees provider JSON, so the
 language server and the evaluation harness treat a peer exactly like the
-in-process engine. `backend_from_spec` and the `--backend` flags choose one.
+in-process engine. `backend_from_spec` (and the `--backend` flags in `cli.options`) choose one.
 """
 
 from __future__ import annotations
 
-import argparse
-import os
 from typing import Any
 
 from engine.backend import Backend, CompletionRequest, Timings
@@ -19,7 +17,7 @@ from engine.errors import EngineError
 from engine.transport import READ_TIMEOUT_S, HttpBackend, Parsed, finish_from_reason, finish_from_stop_type
 
 __all__ = ["LlamaCppBackend", "OurServerBackend", "OpenAIBackend", "OllamaBackend", "HttpBackend",
-           "backend_from_spec", "parse_backend_spec", "add_backend_arguments", "backend_from_args", "KINDS"]
+           "backend_from_spec", "parse_backend_spec", "KINDS", "DEFAULT_URLS"]
 
 
 # --- llama.cpp /infill and our server ----------------------------------------
@@ -87,7 +85,11 @@ class LlamaCppBackend(HttpBackend):
 
 
 class OurServerBackend(LlamaCppBackend):
-    """Our own `codegemma serve`: llama.cpp's `/infill` plus the `path` and `raw` extensions."""
+    """Our own `codegemma serve`: llama.cpp's `/infill` plus the `path`, `raw` and `document` extensions.
+
+    `document` is the request's `cache_key` (the language server's document URI): the server keeps that
+    document's prompt cache and lets a newer request for it supersede the one still running.
+    """
 
     kind = "http"
 
@@ -96,6 +98,8 @@ class OurServerBackend(LlamaCppBackend):
         body["raw"] = request.raw
         if request.path:
             body["path"] = request.path
+        if request.cache_key:
+            body["document"] = request.cache_key
         return body
 
 
@@ -299,41 +303,3 @@ def parse_backend_spec(spec: str) -> tuple[str, str | None, dict[str, str]]:
             raise EngineError(f"{head!r}: expected key=value after the URL, got part {n} without a name and '='")
         options[key.strip().replace("-", "_")] = value.strip()
     return kind, url.strip() or None, options
-
-
-def add_backend_arguments(parser: argparse.ArgumentParser) -> None:
-    """`--backend`, `--url`, `--api-key`, `--timeout`; use with `engine.cli.add_model_arguments`.
-
-    `--model` (from the model flags) names the served model for openai and ollama.
-    """
-    group = parser.add_argument_group("backend")
-    group.add_argument("--backend", default="local", choices=KINDS,
-                       help="where completions come from: local (this process, the model flags below), "
-                       "generate (plain transformers generate in this process, the speed baseline), "
-                       "http (a `codegemma serve`), llama.cpp (/infill), openai (/v1/completions with suffix), "
-                       "ollama (/api/generate) (default: local)")  # fmt: skip
-    group.add_argument("--url", help="server URL for remote backends (defaults: "
-                       + ", ".join(f"{k} {v}" for k, v in DEFAULT_URLS.items()) + ")")  # fmt: skip
-    group.add_argument("--api-key", default=os.environ.get("CODEGEMMA_API_KEY"),
-                       help="bearer token for http, llama.cpp and openai servers (env: CODEGEMMA_API_KEY)")  # fmt: skip
-    group.add_argument("--timeout", type=float, default=READ_TIMEOUT_S,
-                       help=f"seconds to wait for a server's next byte (default: {READ_TIMEOUT_S:.0f})")  # fmt: skip
-
-
-def backend_from_args(args: argparse.Namespace) -> Backend:
-    """The backend `add_backend_arguments` + `add_model_arguments` flags describe."""
-    if args.backend in ("local", "generate"):
-        if getattr(args, "threads", None):
-            import torch
-
-            torch.set_num_threads(args.threads)
-        return backend_from_spec(args.backend, args.url, model=args.model, adapter=args.adapter,
-                                 fim_format=args.fim_format, dtype=args.dtype, context_tokens=args.context_tokens,
-                                 prompt_cache_mb=getattr(args, "prompt_cache_mb", None),
-                                 speculate=not getattr(args, "no_speculate", False),
-                                 reuse=not getattr(args, "no_reuse", False),
-                                 cache_reuse=getattr(args, "cache_reuse", None))  # fmt: skip
-    for flag in ("adapter", "fim_format"):
-        if getattr(args, flag, None):
-            raise EngineError(f"--{flag.replace('_', '-')} only applies to --backend local")
-    return backend_from_spec(args.backend, args.url, model=args.model, api_key=args.api_key, timeout=args.timeout)

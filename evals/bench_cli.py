@@ -40,8 +40,7 @@ OUTPUT_DIR = Path("bench-results")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    from engine.cli import add_model_arguments
-    from engine.remote import add_backend_arguments
+    from cli.options import add_backend_arguments, add_model_arguments
 
     sub = parser.add_subparsers(dest="bench", metavar="BENCH", required=True)
     p = sub.add_parser("latency", help="end-to-end completion latency", description=__doc__,
@@ -80,7 +79,8 @@ def _check(args: argparse.Namespace) -> None:
 
 def open_backends(args: argparse.Namespace) -> dict[str, Any]:
     """Label -> backend: the --backend one first (the baseline), then each --compare."""
-    from engine.remote import backend_from_args, backend_from_spec, parse_backend_spec
+    from cli.options import backend_from_args
+    from engine.remote import backend_from_spec, parse_backend_spec
 
     specs = [parse_backend_spec(spec) for spec in args.compare]  # fail on a typo before loading anything
     backends: dict[str, Any] = {}

@@ -36,8 +36,7 @@ OUTPUT_DIR = Path("eval-results")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    from engine.cli import add_model_arguments
-    from engine.remote import add_backend_arguments
+    from cli.options import add_backend_arguments, add_model_arguments
     from evals.humaneval import SUBSETS
 
     sub = parser.add_subparsers(dest="benchmark", metavar="BENCHMARK", required=True)
@@ -91,7 +90,7 @@ def _summary(records: list[dict[str, Any]], config: dict[str, Any]) -> dict[str,
 
 
 def run_humaneval(args: argparse.Namespace) -> int:
-    from engine.remote import backend_from_args
+    from cli.options import backend_from_args
     from evals.harness import EvalConfig, config_record, run_tasks
     from evals.humaneval import build, choose
     from evals.results import ResultsFile, write_json_atomic

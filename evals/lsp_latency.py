@@ -52,7 +52,7 @@ async def measure(path: Path, requests: int, max_tokens: int, context_tokens: in
     text = path.read_text(encoding="utf-8")
     uri = path.resolve().as_uri()
     client = LanguageClient("lsp-latency", "1")
-    await client.start_io(sys.executable, "-m", "engine.cli", "--log-level", "WARNING", "lsp",
+    await client.start_io(sys.executable, "-m", "cli", "--log-level", "WARNING", "lsp",
                           "--max-tokens", str(max_tokens), "--context-tokens", str(context_tokens))  # fmt: skip
     await client.initialize_async(types.InitializeParams(capabilities=types.ClientCapabilities()))
     client.initialized(types.InitializedParams())

@@ -36,7 +36,7 @@ def server_command(*flags: str, log_level: str = "WARNING") -> tuple[list[str], 
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     env.setdefault("HF_HUB_OFFLINE", "1")
     env.setdefault("TOKENIZERS_PARALLELISM", "false")
-    return [sys.executable, "-m", "engine.cli", "--log-level", os.environ.get("LSP_WIRE_LOG", log_level), "lsp", *flags], env
+    return [sys.executable, "-m", "cli", "--log-level", os.environ.get("LSP_WIRE_LOG", log_level), "lsp", *flags], env
 
 
 class WireClient:

@@ -51,7 +51,7 @@ class LspDriver:
         from pygls.lsp.client import LanguageClient
 
         self.client = LanguageClient("codegemma-replay", "1")
-        await self.client.start_io(sys.executable, "-m", "engine.cli", "--log-level", "WARNING", "lsp", *self.args)
+        await self.client.start_io(sys.executable, "-m", "cli", "--log-level", "WARNING", "lsp", *self.args)
         capabilities = types.ClientCapabilities(
             general=types.GeneralClientCapabilities(position_encodings=[types.PositionEncodingKind.Utf16]),
             text_document=types.TextDocumentClientCapabilities(

@@ -52,7 +52,7 @@ def serve(model: str | Path, *flags: str, log_level: str = "INFO", ready_timeout
     """Run `codegemma serve --model MODEL FLAGS` on a free loopback port until the block ends."""
     port = free_port()
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
-    command = [sys.executable, "-m", "engine.cli", "--log-level", log_level, "serve", "--model", str(model),
+    command = [sys.executable, "-m", "cli", "--log-level", log_level, "serve", "--model", str(model),
                "--port", str(port), *flags]  # fmt: skip
     with tempfile.TemporaryFile("w+") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, text=True, env=env)

@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    from engine.cli import add_model_arguments
+    from cli.options import add_model_arguments
 
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1, this machine only)")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default: {DEFAULT_PORT})")
@@ -72,7 +72,7 @@ def is_loopback(host: str) -> bool:
 def run(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from engine.cli import load_backend
+    from cli.options import load_backend
     from server.app import create_app
     from server.connection import uvicorn_config
     from server.service import CompletionService, ServiceLimits

@@ -3,7 +3,7 @@
   python -m training.kill_trials --verb pack --trials 10
   python -m training.kill_trials --verb train --trials 10 --work /tmp/kill-trials
 
-Runs the real command line (`python -m engine.cli`) on a real repository
+Runs the real command line (`python -m cli`) on a real repository
 (click from site-packages unless --repo) with a tiny random-weight model
 (the bundled model's tokenizer, two layers: fast, and as good as any model
 for testing mechanics). First one uninterrupted run is timed, noting when
@@ -85,13 +85,13 @@ class Trials:
     # ---- commands ---------------------------------------------------------------------------------------
 
     def pack_command(self, out: Path) -> list[str]:
-        return [sys.executable, "-m", "engine.cli", "pack", str(self.repo), "--out", str(out), "--model",
+        return [sys.executable, "-m", "cli", "pack", str(self.repo), "--out", str(out), "--model",
                 str(self.model), "--seq-len", SEQ_LEN, "--no-progress"]  # fmt: skip
 
     def command(self, out: Path, resume: bool = False) -> list[str]:
         if self.verb == "pack":
             return self.pack_command(out)
-        return [sys.executable, "-m", "engine.cli", "train", "--data", str(self.data), "--out", str(out),
+        return [sys.executable, "-m", "cli", "train", "--data", str(self.data), "--out", str(out),
                 "--model", str(self.model), *TRAIN_FLAGS, *(["--resume"] if resume else [])]  # fmt: skip
 
     def progress(self, out: Path) -> int:

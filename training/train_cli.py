@@ -16,8 +16,8 @@ exits; --resume continues at that step with the same data order.
 
 Several GPUs: run the same command under `accelerate launch` or `torchrun`:
 
-  accelerate launch --num_processes 2 -m engine.cli train --data D --out A --config R.yaml
-  torchrun --nproc_per_node 2 -m engine.cli train --data D --out A --config R.yaml
+  accelerate launch --num_processes 2 -m cli train --data D --out A --config R.yaml
+  torchrun --nproc_per_node 2 -m cli train --data D --out A --config R.yaml
 
 Each process takes its share of every optimizer step (the effective batch
 is micro_batch_size x grad_accum x processes windows); rank 0 writes.

@@ -27,7 +27,7 @@ GHOST_TIMEOUT = 600
 
 def start_real_server(nvim, path: Path, **settings) -> None:
     options = {
-        "cmd": [sys.executable, "-m", "engine.cli", "lsp"],
+        "cmd": [sys.executable, "-m", "cli", "lsp"],
         "cmd_env": {"PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"},
         "auto_trigger": False,
         "settings": settings,

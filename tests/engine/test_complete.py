@@ -35,7 +35,7 @@ def test_complete_prints_a_completion(tmp_path):
     source = tmp_path / "area.py"
     source.write_text("import math\n\n\ndef circle_area(r):\n    \n\n\nprint(circle_area(2.0))\n")
     out = subprocess.run(
-        [sys.executable, "-m", "engine.cli", "complete", str(source), "--line", "5", "--max-tokens", "24"],
+        [sys.executable, "-m", "cli", "complete", str(source), "--line", "5", "--max-tokens", "24"],
         capture_output=True, text=True, timeout=600, env={**os.environ, "HF_HUB_OFFLINE": "1"},
     )  # fmt: skip
     assert out.returncode == 0, out.stderr

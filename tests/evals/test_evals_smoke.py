@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from engine.cli import main
+from cli.main import main
 
 pytestmark = pytest.mark.model
 

@@ -23,7 +23,7 @@ def server_config(*flags: str) -> ClientServerConfig:
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     env.setdefault("HF_HUB_OFFLINE", "1")
     env.setdefault("TOKENIZERS_PARALLELISM", "false")
-    command = [sys.executable, "-m", "engine.cli", "--log-level", "INFO", "lsp", *flags]
+    command = [sys.executable, "-m", "cli", "--log-level", "INFO", "lsp", *flags]
     return ClientServerConfig(server_command=command, server_env=env)
 
 

@@ -36,7 +36,7 @@ def served():
     port = free_port()
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "engine.cli", "serve", "--port", str(port)],
+        [sys.executable, "-m", "cli", "serve", "--port", str(port)],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -121,7 +121,7 @@ def test_streamed_completion_ends_cleanly(served):
 
 def test_refuses_public_bind_without_key():
     out = subprocess.run(
-        [sys.executable, "-m", "engine.cli", "serve", "--host", "0.0.0.0", "--port", str(free_port())],
+        [sys.executable, "-m", "cli", "serve", "--host", "0.0.0.0", "--port", str(free_port())],
         capture_output=True,
         text=True,
         timeout=60,
@@ -134,7 +134,7 @@ def test_bad_model_is_one_line_not_a_traceback(tmp_path):
     broken = tmp_path / "broken.gguf"
     broken.write_bytes(b"GGUF" + b"\0" * 64)
     out = subprocess.run(
-        [sys.executable, "-m", "engine.cli", "complete", str(tmp_path / "x.py"), "--line", "1", "--model", str(broken)],
+        [sys.executable, "-m", "cli", "complete", str(tmp_path / "x.py"), "--line", "1", "--model", str(broken)],
         capture_output=True,
         text=True,
         timeout=120,
@@ -142,7 +142,7 @@ def test_bad_model_is_one_line_not_a_traceback(tmp_path):
     assert out.returncode == 2 and "Traceback" not in out.stderr
     (tmp_path / "x.py").write_text("x = 1\n")
     out = subprocess.run(
-        [sys.executable, "-m", "engine.cli", "complete", str(tmp_path / "x.py"), "--line", "1", "--model", str(broken)],
+        [sys.executable, "-m", "cli", "complete", str(tmp_path / "x.py"), "--line", "1", "--model", str(broken)],
         capture_output=True,
         text=True,
         timeout=120,

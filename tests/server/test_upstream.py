@@ -160,7 +160,7 @@ def test_the_upstreams_key_is_sent_and_never_logged(upstream, front, caplog):
 def test_codegemma_serve_engine_runs_in_front_of_llama_server(upstream, tmp_path):
     port = free_port()
     log = tmp_path / "serve.log"
-    command = [sys.executable, "-m", "engine.cli", "--log-level", "DEBUG", "serve", "--port", str(port),
+    command = [sys.executable, "-m", "cli", "--log-level", "DEBUG", "serve", "--port", str(port),
                "--engine", f"llama.cpp={upstream.url},tokenizer=bundled"]  # fmt: skip
     env = {**os.environ, "CODEGEMMA_ENGINE_KEY": UPSTREAM_KEY}
     with open(log, "wb") as sink:

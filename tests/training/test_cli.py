@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from engine.cli import main
+from cli.main import main
 from tests.training.conftest import write_tree
 from tests.training.test_pack import module_text
 

@@ -1,36 +1,30 @@
-"""`codegemma <verb>`: one command line, each verb a plain function in its package.
+"""The flags every verb that runs a model shares, and the backends they describe.
 
-Verbs are looked up lazily (module path strings), so `codegemma --help` and
-the light verbs never import torch.
+`add_model_arguments` (which model, how to run it in this process) and
+`add_backend_arguments` (or where else completions come from) declare them;
+`load_backend` and `backend_from_args` build what they describe. `set_threads`
+is the one place that sets torch's thread count.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
-import logging
 import os
-import sys
-from typing import Callable
 
+from engine.backend import Backend
+from engine.errors import EngineError
 from engine.loading import DTYPES
 from engine.prompt_cache import DEFAULT_CACHE_REUSE, DEFAULT_PROMPT_CACHE_MB
+from engine.remote import DEFAULT_URLS, KINDS, backend_from_spec
+from engine.transport import READ_TIMEOUT_S
 
-#: verb -> module that defines `HELP`, `configure(parser)` and `run(args) -> int`.
-COMMANDS: dict[str, str] = {
-    "serve": "server.cli",
-    "complete": "engine.complete",
-    "lsp": "lsp.cli",
-    "eval": "evals.cli",
-    "bench": "evals.bench_cli",
-    "pack": "training.pack_cli",
-    "train": "training.train_cli",
-    "merge": "training.merge_cli",
-}
 
-#: Errors whose message is meant for the user: printed as one line, no traceback.
-USER_ERRORS = ("engine.errors:EngineError", "fim.errors:FimError", "server.errors:ServerError",
-               "evals.errors:EvalError", "training.errors:TrainingError", "lsp.errors:LspError")  # fmt: skip
+def set_threads(threads: int | None) -> None:
+    """Give torch `threads` CPU threads; None or 0 leaves its default (all cores)."""
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
@@ -74,76 +68,49 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
 
 def load_backend(args: argparse.Namespace):
     """An in-process backend built from `add_model_arguments` flags."""
-    from engine.errors import EngineError
-    from engine.remote import backend_from_spec
-
     if args.context_tokens <= 0:
         raise EngineError(f"--context-tokens must be positive, not {args.context_tokens}")
     if args.prompt_cache_mb < 0:
         raise EngineError(f"--prompt-cache-mb cannot be negative, not {args.prompt_cache_mb}")
     if args.cache_reuse < 0:
         raise EngineError(f"--cache-reuse cannot be negative, not {args.cache_reuse}")
-    if args.threads:
-        import torch
-
-        torch.set_num_threads(args.threads)
+    set_threads(args.threads)
     return backend_from_spec("local", model=args.model, adapter=args.adapter, fim_format=args.fim_format,
                              dtype=args.dtype, context_tokens=args.context_tokens,
                              prompt_cache_mb=args.prompt_cache_mb, speculate=not args.no_speculate,
                              reuse=not args.no_reuse, cache_reuse=args.cache_reuse)  # fmt: skip
 
 
-def _user_error_types() -> tuple[type[BaseException], ...]:
-    found = []
-    for ref in USER_ERRORS:
-        module, _, name = ref.partition(":")
-        try:
-            found.append(getattr(importlib.import_module(module), name))
-        except (ImportError, AttributeError):
-            continue
-    return tuple(found)
+def add_backend_arguments(parser: argparse.ArgumentParser) -> None:
+    """`--backend`, `--url`, `--api-key`, `--timeout`; use with `add_model_arguments`.
+
+    `--model` (from the model flags) names the served model for openai and ollama.
+    """
+    group = parser.add_argument_group("backend")
+    group.add_argument("--backend", default="local", choices=KINDS,
+                       help="where completions come from: local (this process, the model flags below), "
+                       "generate (plain transformers generate in this process, the speed baseline), "
+                       "http (a `codegemma serve`), llama.cpp (/infill), openai (/v1/completions with suffix), "
+                       "ollama (/api/generate) (default: local)")  # fmt: skip
+    group.add_argument("--url", help="server URL for remote backends (defaults: "
+                       + ", ".join(f"{k} {v}" for k, v in DEFAULT_URLS.items()) + ")")  # fmt: skip
+    group.add_argument("--api-key", default=os.environ.get("CODEGEMMA_API_KEY"),
+                       help="bearer token for http, llama.cpp and openai servers (env: CODEGEMMA_API_KEY)")  # fmt: skip
+    group.add_argument("--timeout", type=float, default=READ_TIMEOUT_S,
+                       help=f"seconds to wait for a server's next byte (default: {READ_TIMEOUT_S:.0f})")  # fmt: skip
 
 
-def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Callable[[argparse.Namespace], int]]]:
-    parser = argparse.ArgumentParser(
-        prog="codegemma",
-        description="Fill-in-the-middle code completion with CodeGemma (or the bundled model): "
-        "HTTP server, language server, evaluation, training.",
-    )
-    parser.add_argument("--log-level", default=os.environ.get("CODEGEMMA_LOG_LEVEL", "INFO"),
-                        help="DEBUG, INFO, WARNING or ERROR (default: INFO)")  # fmt: skip
-    sub = parser.add_subparsers(dest="verb", metavar="VERB")
-    runners: dict[str, Callable[[argparse.Namespace], int]] = {}
-    for verb, module_name in COMMANDS.items():
-        module = importlib.import_module(module_name)
-        child = sub.add_parser(verb, help=module.HELP, description=module.__doc__,
-                               formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
-        module.configure(child)
-        runners[verb] = module.run
-    return parser, runners
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser, runners = build_parser()
-    args = parser.parse_args(argv)
-    if not args.verb:
-        parser.print_help()
-        return 2
-    logging.basicConfig(
-        level=args.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    user_errors = _user_error_types()
-    try:
-        return runners[args.verb](args) or 0
-    except KeyboardInterrupt:
-        print("codegemma: interrupted", file=sys.stderr)
-        return 130
-    except user_errors as exc:
-        print(f"codegemma {args.verb}: error: {exc}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+def backend_from_args(args: argparse.Namespace) -> Backend:
+    """The backend `add_backend_arguments` + `add_model_arguments` flags describe."""
+    if args.backend in ("local", "generate"):
+        set_threads(getattr(args, "threads", None))
+        return backend_from_spec(args.backend, args.url, model=args.model, adapter=args.adapter,
+                                 fim_format=args.fim_format, dtype=args.dtype, context_tokens=args.context_tokens,
+                                 prompt_cache_mb=getattr(args, "prompt_cache_mb", None),
+                                 speculate=not getattr(args, "no_speculate", False),
+                                 reuse=not getattr(args, "no_reuse", False),
+                                 cache_reuse=getattr(args, "cache_reuse", None))  # fmt: skip
+    for flag in ("adapter", "fim_format"):
+        if getattr(args, flag, None):
+            raise EngineError(f"--{flag.replace('_', '-')} only applies to --backend local")
+    return backend_from_spec(args.backend, args.url, model=args.model, api_key=args.api_key, timeout=args.timeout)

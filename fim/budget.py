@@ -34,6 +34,9 @@ MIN_SYNTAX_SHARE = 0.5
 MAX_IMPORTS_SHARE = 0.25
 #: Most of the budget the current file's path line may take; a longer path keeps only its last components.
 MAX_PATH_SHARE = 0.125
+#: Most of the budget other files may hold back from the current file's prefix and suffix (they get it only
+#: when they need it; without a reserve a long file left them nothing, so repository context never showed).
+CONTEXT_SHARE = 0.5
 
 
 @dataclass(frozen=True)
@@ -205,12 +208,14 @@ def fit(
     prefix_cuts: Sequence[int] | None = None,
     suffix_cuts: Sequence[int] | None = None,
     language: str | None = None,
+    context_share: float = CONTEXT_SHARE,
 ) -> Fitted:
     """Shrink `fim` to at most `budget` tokens of text.
 
     The prefix gets `prefix_share` of the budget and the suffix the rest, but
     a side that needs less gives its unused share to the other. Context files
-    get what the current file leaves, most relevant (last) first. With a
+    get what the current file leaves, most relevant (last) first, and up to
+    `context_share` of the budget is held back for them from the start. With a
     `language` (and no explicit cuts) the cuts follow the syntax, see the
     module docstring.
     """
@@ -218,15 +223,22 @@ def fit(
         raise FimError(f"the context budget must be a positive number of tokens, not {budget}")
     if not 0.0 < prefix_share <= 1.0:
         raise FimError(f"the prefix share of the budget must be in (0, 1], not {prefix_share}")
+    if not 0.0 <= context_share < 1.0:
+        raise FimError(f"the other files' share of the budget must be in [0, 1), not {context_share}")
     path = fit_path(fim.path, budget, count)
     budget -= count(path) + 2 if path else 0
+    reserve = 0
+    if fim.context and context_share:
+        need = sum(count(c.content) + count(c.path) + 2 for c in fim.context)
+        reserve = min(need, int(budget * context_share))
+    own = budget - reserve
     prefix_tokens, suffix_tokens = count(fim.prefix), count(fim.suffix)
-    prefix_cap = int(budget * prefix_share)
-    suffix_cap = budget - prefix_cap
+    prefix_cap = int(own * prefix_share)
+    suffix_cap = own - prefix_cap
     if prefix_tokens < prefix_cap:
-        suffix_cap = budget - prefix_tokens
+        suffix_cap = own - prefix_tokens
     if suffix_tokens < suffix_cap:
-        prefix_cap = budget - suffix_tokens
+        prefix_cap = own - suffix_tokens
     if prefix_tokens <= prefix_cap:
         prefix = fim.prefix
     elif language and prefix_cuts is None:

@@ -2,45 +2,26 @@
 
 from __future__ import annotations
 
-import socket
 import threading
-import time
 from contextlib import contextmanager
 from dataclasses import replace
 
 import pytest
-import uvicorn
 
 from engine.local import LocalBackend
 from server.app import create_app
 from server.connection import uvicorn_config
 from server.service import CompletionService, ServiceLimits
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.servers import free_port as free_port  # re-exported: tests import it from here
+from tests.servers import serving
 
 
 @contextmanager
 def running_server(service: CompletionService, api_key: str | None = None, read_timeout: float = 30.0, **app_options):
-    port = free_port()
     app = create_app(service, api_key=api_key, **app_options)
-    config = uvicorn_config(app, "127.0.0.1", port, read_timeout=read_timeout, log_level="warning")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 20
-    while not server.started:
-        if time.time() > deadline:
-            raise RuntimeError("test server did not start")
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    # uvicorn serves the socket `serving` bound; the host and port given here are unused.
+    with serving(app, uvicorn_config(app, "127.0.0.1", 0, read_timeout=read_timeout, log_level="warning")) as url:
+        yield url
 
 
 def ready_service(backend, **limits) -> CompletionService:

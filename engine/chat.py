@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 from engine.backend import CancelToken
-from engine.defaults import MAX_TOKENS
 from engine.errors import EngineError
 from engine.generation import Generated, Sampling, generate
 from engine.prompt_cache import DEFAULT_PROMPT_CACHE_MB, PromptCache
@@ -107,7 +106,7 @@ class ChatModel:
         self,
         messages: Sequence[Message],
         *,
-        max_tokens: int = MAX_TOKENS,
+        max_tokens: int = 64,
         sampling: Sampling = Sampling(),
         cancel: CancelToken | None = None,
         stop: tuple[str, ...] = (),

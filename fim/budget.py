@@ -2,8 +2,17 @@
 
 Text is dropped in whole lines, farthest from the cursor first: the start of
 the prefix, the end of the suffix, then context files. Cutting between lines
-never splits a token, and a cut that stays on the same line while the user
-types keeps the prompt's start stable, so a prompt cache can be reused.
+never splits a token.
+
+Cuts are cache-stable: a cut may only fall before an *anchor* line, one whose
+content hashes to 0 mod 8 (`ANCHOR_LEVELS`), and the earliest anchor that fits
+is chosen. While the user types (or moves the cursor a few lines) the tail
+from that anchor still fits, so the prompt's start stays the same and the
+prompt cache keeps it; the cut moves only when it must, by one anchor (about
+8 lines). Anchors depend on the line's text alone, not on where the text
+handed to us starts, so a coarser cut made earlier (`precut_prefix`) does not
+move them. When the anchors are too sparse to use most of the budget, denser
+ones (mod 4, mod 2) and finally every line are allowed.
 
 When the language is known, cuts fall between top-level constructs first
 (whole functions and classes nearest the cursor are kept, and the imports
@@ -16,10 +25,12 @@ from __future__ import annotations
 from bisect import bisect_left
 from dataclasses import dataclass, replace
 from typing import Callable, Sequence
+from zlib import crc32
 
 from fim.errors import FimError
 from fim.outline import outline
 from fim.prompt import ContextFile, FimInput
+from fim.window import head_start
 
 #: Counts the tokens of a string (without special tokens added around it).
 TokenCounter = Callable[[str], int]
@@ -32,6 +43,13 @@ MIN_SYNTAX_SHARE = 0.5
 
 #: The imports are kept at the top of a cut prefix if they need at most this share of its budget.
 MAX_IMPORTS_SHARE = 0.25
+#: Anchor densities tried in turn: a line start is a cut point at level n when the line's stripped text
+#: is not blank and its CRC-32 is 0 mod n. Level 1 is every line start.
+ANCHOR_LEVELS = (8, 4, 2, 1)
+
+#: An anchored cut must keep at least this share of the budget, else the next, denser level is tried.
+MIN_ANCHORED_SHARE = 0.75
+
 #: Most of the budget the current file's path line may take; a longer path keeps only its last components.
 MAX_PATH_SHARE = 0.125
 #: Most of the budget other files may hold back from the current file's prefix and suffix (they get it only
@@ -56,49 +74,136 @@ def line_starts(text: str) -> list[int]:
     return starts
 
 
-def keep_tail(text: str, budget: int, count: TokenCounter, cuts: Sequence[int] | None = None) -> str:
-    """The longest tail of `text` that starts at a cut point and fits `budget` tokens.
+def _anchor_level(line: str) -> int:
+    """The largest of `ANCHOR_LEVELS` that `line` is an anchor at (1 for a blank line: any line)."""
+    line = line.strip()
+    digest = crc32(line.encode("utf-8", "surrogatepass")) if line else 1
+    return next(n for n in ANCHOR_LEVELS if digest % n == 0)
 
-    `cuts` are the allowed start offsets in increasing order (line starts by
-    default; syntax-aware callers pass top-level boundaries first). When even
-    the last piece is too long it is cut at a space, never inside a word.
-    """
-    if budget <= 0 or not text:
-        return ""
-    if count(text) <= budget:
-        return text
-    points = list(cuts) if cuts is not None else line_starts(text)
-    # Smallest cut whose tail fits; token counts shrink as the start moves right.
+
+def anchor_levels(text: str, starts: Sequence[int]) -> list[int]:
+    """`_anchor_level` of the line of `text` beginning at each of `starts`."""
+    out = []
+    for at in starts:
+        end = text.find("\n", at)
+        out.append(_anchor_level(text[at : end if end != -1 else len(text)]))
+    return out
+
+
+def _earliest_fitting(text: str, budget: int, count: TokenCounter, points: Sequence[int]) -> int | None:
+    """Index of the first of `points` (increasing) whose tail of `text` fits `budget`, None when none does."""
     lo, hi = 0, len(points)
-    while lo < hi:
+    while lo < hi:  # token counts shrink as the start moves right
         mid = (lo + hi) // 2
         if count(text[points[mid] :]) <= budget:
             hi = mid
         else:
             lo = mid + 1
-    if lo < len(points) and points[lo] < len(text):
-        return text[points[lo] :]
-    return _keep_tail_words(text[points[-1] :] if points else text, budget, count)
+    return lo if lo < len(points) else None
 
 
-def keep_head(text: str, budget: int, count: TokenCounter, cuts: Sequence[int] | None = None) -> str:
-    """The longest head of `text` that ends at a cut point and fits `budget` tokens."""
-    if budget <= 0 or not text:
-        return ""
-    if count(text) <= budget:
-        return text
-    points = list(cuts) if cuts is not None else line_starts(text)[1:]
+def _latest_fitting(text: str, budget: int, count: TokenCounter, points: Sequence[int]) -> int | None:
+    """Index of the last of `points` (increasing) whose head of `text` fits `budget`, None when none does."""
     lo, hi = 0, len(points)
-    while lo < hi:  # largest end that fits
+    while lo < hi:  # token counts grow as the end moves right
         mid = (lo + hi) // 2
         if count(text[: points[mid]]) <= budget:
             lo = mid + 1
         else:
             hi = mid
-    if lo > 0:
-        return text[: points[lo - 1]]
+    return lo - 1 if lo > 0 else None
+
+
+def _anchored(text: str, budget: int, count: TokenCounter, tail: bool) -> str | None:
+    """The longest tail (or head) of `text` cut before an anchor line within `budget`, at the sparsest
+    anchor level that keeps `MIN_ANCHORED_SHARE` of it; None when only every-line cuts would."""
+    starts = line_starts(text)
+    levels = anchor_levels(text, starts)
+    for level in ANCHOR_LEVELS[:-1]:
+        points = [at for at, n in zip(starts, levels) if n % level == 0 and 0 < at < len(text)]
+        if tail:
+            i = _earliest_fitting(text, budget, count, points)
+            kept = text[points[i] :] if i is not None else ""
+        else:
+            i = _latest_fitting(text, budget, count, points)
+            kept = text[: points[i]] if i is not None else ""
+        if kept and count(kept) >= budget * MIN_ANCHORED_SHARE:
+            return kept
+    return None
+
+
+def keep_tail(text: str, budget: int, count: TokenCounter, cuts: Sequence[int] | None = None) -> str:
+    """The longest tail of `text` that starts at a cut point and fits `budget` tokens.
+
+    `cuts` are the allowed start offsets in increasing order; by default the
+    starts of anchor lines (see the module docstring), else of any line. When
+    even the last piece is too long it is cut at a space, never inside a word.
+    """
+    if budget <= 0 or not text:
+        return ""
+    if count(text) <= budget:
+        return text
+    if cuts is None:
+        kept = _anchored(text, budget, count, tail=True)
+        if kept is not None:
+            return kept
+    points = list(cuts) if cuts is not None else line_starts(text)
+    i = _earliest_fitting(text, budget, count, points)
+    if i is not None and points[i] < len(text):
+        return text[points[i] :]
+    return _keep_tail_words(text[points[-1] :] if points else text, budget, count)
+
+
+def keep_head(text: str, budget: int, count: TokenCounter, cuts: Sequence[int] | None = None) -> str:
+    """The longest head of `text` that ends at a cut point (anchor lines first, as `keep_tail`) and fits
+    `budget` tokens."""
+    if budget <= 0 or not text:
+        return ""
+    if count(text) <= budget:
+        return text
+    if cuts is None:
+        kept = _anchored(text, budget, count, tail=False)
+        if kept is not None:
+            return kept
+    points = list(cuts) if cuts is not None else line_starts(text)[1:]
+    i = _latest_fitting(text, budget, count, points)
+    if i is not None:
+        return text[: points[i]]
     first_line_end = points[0] if points else len(text)
     return _keep_head_words(text[:first_line_end], budget, count)
+
+
+def precut_prefix(prefix: str, max_chars: int) -> str:
+    """A cheap character-level cut of `prefix` before token counting: the tail from the last anchor line
+    (`ANCHOR_LEVELS[0]`) starting at or before `len(prefix) - max_chars`, so it keeps at least `max_chars`
+    characters and, like the token-level cut, moves only in steps of an anchor while the user types. With
+    no anchor within another `max_chars` characters, the last line start before the limit."""
+    if len(prefix) <= max_chars:
+        return prefix
+    limit = len(prefix) - max_chars
+    at = prefix.rfind("\n", 0, limit) + 1
+    first = at
+    while at > 0 and at >= limit - max_chars:
+        end = prefix.find("\n", at)
+        if _anchor_level(prefix[at : end if end != -1 else len(prefix)]) % ANCHOR_LEVELS[0] == 0:
+            return prefix[at:]
+        at = prefix.rfind("\n", 0, at - 1) + 1
+    return prefix if at == 0 and limit <= max_chars else prefix[first:]
+
+
+def precut_suffix(suffix: str, max_chars: int) -> str:
+    """`precut_prefix` for the suffix: the head up to the first anchor line starting at or after `max_chars`
+    (within another `max_chars` characters, else the first line start after it)."""
+    if len(suffix) <= max_chars:
+        return suffix
+    at = suffix.find("\n", max_chars - 1) + 1
+    first = at
+    while 0 < at < len(suffix) and at <= 2 * max_chars:
+        end = suffix.find("\n", at)
+        if _anchor_level(suffix[at : end if end != -1 else len(suffix)]) % ANCHOR_LEVELS[0] == 0:
+            return suffix[:at]
+        at = end + 1 if end != -1 else 0
+    return suffix[:first] if first else suffix
 
 
 def _space_cuts(text: str) -> list[int]:
@@ -153,13 +258,19 @@ def _fitting_cut(text: str, budget: int, count: TokenCounter, points: Sequence[i
 
 
 def keep_tail_syntax(text: str, budget: int, count: TokenCounter, language: str | None) -> str:
-    """`keep_tail` that cuts between top-level constructs and keeps the imports, when it can."""
-    shape = outline(text, language) if language else None
+    """`keep_tail` that cuts between top-level constructs and keeps the imports, when it can.
+
+    Only the text before the construct the cursor is in is parsed: the code being typed is often broken,
+    and tree-sitter's recovery from it can hide the imports or merge constructs on one keystroke and not
+    the next, which would move the cut (and lose the prompt cache) on every keystroke.
+    """
+    current = head_start(text)
+    shape = outline(text[:current], language) if language else None
     if shape is None:
         return keep_tail(text, budget, count)
     imports = ""
     room = budget
-    starts = list(shape.starts)
+    starts = list(shape.starts) + ([current] if current else [])
     if shape.imports is not None:
         block = text[shape.imports[0] : shape.imports[1]]
         need = count(block)

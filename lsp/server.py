@@ -35,6 +35,7 @@ from pygls.lsp.server import LanguageServer
 
 from engine.backend import CancelToken, CompletionRequest, new_request_id
 from engine.errors import EngineError
+from fim.budget import precut_prefix, precut_suffix
 from fim.errors import FimError
 from lsp import hints
 from lsp.alternatives import distinct_completions
@@ -147,13 +148,11 @@ class CodegemmaServer(LanguageServer):
 
     def completion_request(self, doc: Document, position: types.Position) -> CompletionRequest:
         prefix, suffix = doc.split(position, self.documents.encoding)
+        # A cheap cut before the token budget's; both cut before anchor lines, so the start stays put.
         keep = self.settings.context_tokens * CHARS_PER_TOKEN
-        if len(prefix) > keep:  # cut at a line start, so the kept start stays put while the user types
-            cut = prefix.find("\n", len(prefix) - keep)
-            prefix = prefix[cut + 1 :] if cut != -1 else prefix[-keep:]
         return CompletionRequest(
-            prefix=prefix,
-            suffix=suffix if len(suffix) <= keep else suffix[: suffix.rfind("\n", 0, keep) + 1 or keep],
+            prefix=precut_prefix(prefix, keep),
+            suffix=precut_suffix(suffix, keep),
             path=self.documents.display_path(doc),
             context=related_files(doc, self.documents, self.documents.display_path),
             language=doc.language,

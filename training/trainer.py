@@ -28,7 +28,6 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from engine.loading import set_threads
 from training.checkpoint import (
     TrainState,
     latest_checkpoint,
@@ -79,7 +78,8 @@ class Trainer:
         from training.model_io import load_for_training, training_dtype
 
         cfg = self.config
-        set_threads(cfg.threads)
+        if cfg.threads:
+            torch.set_num_threads(cfg.threads)
         existing = latest_checkpoint(self.out)
         if existing is not None and not self.resume:
             raise TrainingError(

@@ -16,7 +16,7 @@ from nvim_driver import NVIM, PLUGIN, ROOT, needs_nvim
 from lsp.protocol import BACKENDS, MODES, Settings
 
 VSCODE_MANIFEST = ROOT / "editors" / "vscode" / "package.json"
-CLIENT_ONLY = {"server.command", "server.args", "languages"}
+CLIENT_ONLY = {"server.command", "server.args", "languages", "enable", "snoozeMinutes"}
 
 
 def _snake(name: str) -> str:

@@ -91,6 +91,8 @@ const document = {
   uri: Uri.file(documentPath), fileName: documentPath, languageId: "python", version: 1, isClosed: false,
   isUntitled: false, isDirty: false, eol: 1, lineCount: text.split("\n").length,
   getText: () => text,
+  offsetAt: (position) =>
+    text.split("\n").slice(0, position.line).reduce((sum, line) => sum + line.length + 1, 0) + position.character,
 };
 const cursor = new Position(scenario.line, scenario.character);
 const editor = { document, selection: { active: cursor, anchor: cursor, start: cursor, end: cursor } };

@@ -6,7 +6,9 @@
  * (`$/cancelRequest` when VS Code drops a request) and the accept command of
  * each item come from the library. What this file adds is the glue the
  * library cannot know: our settings under their server names, the hint
- * command filled in from the cursor, a mode toggle, and the stats request.
+ * command filled in from the cursor, a mode toggle, the stats request, the
+ * status bar (spinner, latency, on/off, snooze; status.ts) and the fate of each
+ * shown suggestion sent as `codegemma/event` (events.ts).
  */
 
 import * as vscode from "vscode";
@@ -17,13 +19,32 @@ import {
   ServerOptions,
 } from "vscode-languageclient/node";
 
+import { Candidate, SuggestionTracker } from "./events";
 import { RESTART_KEYS, Stats, formatStats, hintArguments, isHintArgument, otherMode, serverSettings } from "./settings";
+import { Status } from "./status";
 
 const SECTION = "codegemma";
 const HINT_COMMAND = "codegemma.hint";
+const ACCEPTED_COMMAND = "codegemma.accepted";
+const EVENT_METHOD = "codegemma/event";
 
 let client: LanguageClient | undefined;
-let statusItem: vscode.StatusBarItem | undefined;
+let status: Status | undefined;
+const tracker = new SuggestionTracker((event) => {
+  if (client?.isRunning()) {
+    void client.sendNotification(EVENT_METHOD, event);
+  }
+});
+
+/** The candidates of a completion result, by their accept-command id, for the tracker. */
+function candidates(result: vscode.InlineCompletionItem[] | vscode.InlineCompletionList | null | undefined): Candidate[] {
+  const items = Array.isArray(result) ? result : (result?.items ?? []);
+  return items.flatMap((item) => {
+    const id = item.command?.command === ACCEPTED_COMMAND ? item.command.arguments?.[0] : undefined;
+    const text = typeof item.insertText === "string" ? item.insertText : item.insertText.value;
+    return typeof id === "string" ? [{ id, text }] : [];
+  });
+}
 
 function config(): vscode.WorkspaceConfiguration {
   return vscode.workspace.getConfiguration(SECTION);
@@ -56,7 +77,20 @@ function clientOptions(): LanguageClientOptions {
     // Lets the library watch the section; the middleware below sends it in the server's names.
     synchronize: { configurationSection: SECTION },
     middleware: {
+      provideInlineCompletionItems: async (document, position, context, token, next) => {
+        if (!status?.enabled(document.languageId)) {
+          return undefined;
+        }
+        const result = await status.request(async () => await next(document, position, context, token));
+        if (!token.isCancellationRequested) {
+          tracker.shown(document.uri.toString(), document.offsetAt(position), candidates(result));
+        }
+        return result;
+      },
       executeCommand: async (command, args, next) => {
+        if (command === ACCEPTED_COMMAND && typeof args[0] === "string") {
+          tracker.accepted(args[0]);
+        }
         // From the palette or a key binding there are no arguments (a menu may pass a Uri): use the cursor.
         if (command === HINT_COMMAND && !isHintArgument(args[0])) {
           const filled = hintArgumentsFromEditor();
@@ -116,24 +150,43 @@ async function stopClient(): Promise<void> {
   }
 }
 
-function updateStatus(): void {
-  if (!statusItem) {
-    return;
-  }
-  const mode = config().get<string>("mode", "complete");
-  statusItem.text = mode === "hint" ? "$(question) CodeGemma: hint" : "$(sparkle) CodeGemma";
-  statusItem.tooltip = `CodeGemma mode: ${mode}. Click to switch to ${otherMode(mode)}.`;
+/** Where a setting is set now (folder, workspace, user), so a toggle changes the value that is in force. */
+function targetOf(inspected: { workspaceFolderValue?: unknown; workspaceValue?: unknown } | undefined) {
+  return inspected?.workspaceFolderValue !== undefined
+    ? vscode.ConfigurationTarget.WorkspaceFolder
+    : inspected?.workspaceValue !== undefined
+      ? vscode.ConfigurationTarget.Workspace
+      : vscode.ConfigurationTarget.Global;
 }
 
 async function toggleMode(): Promise<void> {
-  const inspected = config().inspect<string>("mode");
-  const target =
-    inspected?.workspaceFolderValue !== undefined
-      ? vscode.ConfigurationTarget.WorkspaceFolder
-      : inspected?.workspaceValue !== undefined
-        ? vscode.ConfigurationTarget.Workspace
-        : vscode.ConfigurationTarget.Global;
-  await config().update("mode", otherMode(config().get("mode")), target);
+  await config().update("mode", otherMode(config().get("mode")), targetOf(config().inspect<string>("mode")));
+}
+
+/** Status bar click: ends a snooze, else turns completions on or off everywhere. */
+async function toggleEnable(): Promise<void> {
+  if (status && !status.enabled(undefined) && config().get<boolean>("enable", true)) {
+    status.unsnooze();
+    return;
+  }
+  await config().update("enable", !config().get<boolean>("enable", true), targetOf(config().inspect("enable")));
+}
+
+/** Turns completions on or off for the active editor's language (a `"[language]"` user setting). */
+async function toggleLanguage(): Promise<void> {
+  const languageId = vscode.window.activeTextEditor?.document.languageId;
+  if (!languageId) {
+    void vscode.window.showWarningMessage("CodeGemma: open a file first; its language is the one toggled.");
+    return;
+  }
+  const scoped = vscode.workspace.getConfiguration(SECTION, { languageId });
+  await scoped.update("enable", !scoped.get<boolean>("enable", true), vscode.ConfigurationTarget.Global, true);
+}
+
+function snooze(): void {
+  const minutes = config().get<number>("snoozeMinutes", 15);
+  status?.snooze(minutes);
+  void vscode.window.showInformationMessage(`CodeGemma: snoozed for ${minutes} min (click the status bar to resume).`);
 }
 
 async function showStats(): Promise<void> {
@@ -161,15 +214,25 @@ function sendCursor(event: vscode.TextEditorSelectionChangeEvent): void {
 }
 
 export async function activate(context: vscode.ExtensionContext): Promise<void> {
-  statusItem = vscode.window.createStatusBarItem(vscode.StatusBarAlignment.Right, 100);
-  statusItem.command = "codegemma.toggleMode";
-  updateStatus();
-  statusItem.show();
+  status = new Status();
   context.subscriptions.push(
-    statusItem,
+    status,
     vscode.commands.registerCommand("codegemma.toggleMode", toggleMode),
+    vscode.commands.registerCommand("codegemma.toggleEnable", toggleEnable),
+    vscode.commands.registerCommand("codegemma.toggleLanguage", toggleLanguage),
+    vscode.commands.registerCommand("codegemma.snooze", snooze),
     vscode.commands.registerCommand("codegemma.showStats", showStats),
-    vscode.window.onDidChangeTextEditorSelection(sendCursor),
+    vscode.window.onDidChangeTextEditorSelection((event) => {
+      sendCursor(event);
+      const { document } = event.textEditor;
+      tracker.moved(document.uri.toString(), document.offsetAt(event.selections[0].active));
+    }),
+    vscode.workspace.onDidChangeTextDocument((event) => {
+      for (const change of event.contentChanges) {
+        tracker.changed(event.document.uri.toString(), change.rangeOffset, change.rangeLength, change.text);
+      }
+    }),
+    vscode.window.onDidChangeActiveTextEditor(() => status?.update()),
     vscode.commands.registerCommand("codegemma.restart", async () => {
       await stopClient();
       await startClient();
@@ -178,7 +241,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       if (!event.affectsConfiguration(SECTION)) {
         return;
       }
-      updateStatus();
+      status?.update();
       // Other keys reach the running server through the didChangeConfiguration middleware.
       if (RESTART_KEYS.some((key) => event.affectsConfiguration(`${SECTION}.${key}`))) {
         await stopClient();

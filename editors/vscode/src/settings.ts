@@ -16,17 +16,18 @@ export const SERVER_KEYS = [
   "fimFormat",
   "contextTokens",
   "maxTokens",
+  "alternatives",
   "mode",
   "hintModel",
   "debounceMs",
   "prefetch",
 ] as const;
 
-/** Settings only the extension reads (how to start the server, which files). */
-export const CLIENT_KEYS = ["server.command", "server.args", "languages"] as const;
+/** Settings only the extension reads (how to start the server, which files, on/off, snooze length). */
+export const CLIENT_KEYS = ["server.command", "server.args", "languages", "enable", "snoozeMinutes"] as const;
 
 /** Setting changes that need a new server process rather than a notification. */
-export const RESTART_KEYS: readonly string[] = CLIENT_KEYS;
+export const RESTART_KEYS: readonly string[] = ["server.command", "server.args", "languages"];
 
 export type ServerSettings = Record<string, string | number | boolean>;
 
@@ -97,4 +98,40 @@ export function formatStats(stats: Stats): string {
     `CodeGemma: ${stats.requests} requests (${stats.cancelled} cancelled), ` +
     `${stats.shown} shown, ${stats.accepted} accepted (${rate}%), median latency ${latency} ms`
   );
+}
+
+export interface StatusState {
+  mode: string;
+  /** `codegemma.enable` for the active editor's language. */
+  enabled: boolean;
+  globallyEnabled: boolean;
+  language: string | undefined;
+  running: boolean;
+  latencyMs: number | undefined;
+  snoozedUntil: Date | undefined;
+}
+
+/** The status bar item's text and tooltip (codicons as `$(name)`). */
+export function statusText(state: StatusState): { text: string; tooltip: string } {
+  const mode = state.mode === "hint" ? " hint" : "";
+  if (state.snoozedUntil) {
+    const until = state.snoozedUntil.toTimeString().slice(0, 5);
+    return { text: `$(clock) CodeGemma: snoozed until ${until}`, tooltip: "Snoozed. Click to turn completions off." };
+  }
+  if (!state.globallyEnabled) {
+    return { text: "$(circle-slash) CodeGemma: off", tooltip: "Completions are off. Click to turn them on." };
+  }
+  if (!state.enabled) {
+    return {
+      text: `$(circle-slash) CodeGemma: off for ${state.language}`,
+      tooltip: `Completions are off for ${state.language} ("[${state.language}]": {"codegemma.enable": false}).`,
+    };
+  }
+  const icon = state.running ? "$(loading~spin)" : state.mode === "hint" ? "$(question)" : "$(sparkle)";
+  const latency = state.latencyMs === undefined ? "" : ` ${Math.round(state.latencyMs)} ms`;
+  const waiting = state.running ? " waiting for the model" : "";
+  return {
+    text: `${icon} CodeGemma${mode}${latency}`,
+    tooltip: `CodeGemma mode: ${state.mode}.${waiting} Click to turn completions off.`,
+  };
 }

@@ -17,6 +17,7 @@ import {
   isHintArgument,
   otherMode,
   serverSettings,
+  statusText,
   toSnakeCase,
 } from "../settings";
 
@@ -30,6 +31,7 @@ const CONTRACT_KEYS = [
   "fim_format",
   "context_tokens",
   "max_tokens",
+  "alternatives",
   "mode",
   "hint_model",
   "debounce_ms",
@@ -54,6 +56,7 @@ test("defaults produce settings the server accepts", () => {
     backend: "local",
     context_tokens: 1024,
     max_tokens: 64,
+    alternatives: 3,
     mode: "complete",
     prefetch: true,
   });
@@ -103,4 +106,23 @@ test("stats line shows the acceptance rate", () => {
   const line = formatStats({ shown: 4, accepted: 1, requests: 9, cancelled: 3, median_latency_ms: 812.4 });
   assert.match(line, /9 requests \(3 cancelled\), 4 shown, 1 accepted \(25%\), median latency 812 ms/);
   assert.match(formatStats({ shown: 0, accepted: 0, requests: 0, cancelled: 0, median_latency_ms: 0 }), /\(0%\)/);
+});
+
+test("status bar text: spinner while waiting, last latency, hint mode, off, off for a language, snoozed", () => {
+  const base = {
+    mode: "complete",
+    enabled: true,
+    globallyEnabled: true,
+    language: "python",
+    running: false,
+    latencyMs: undefined,
+    snoozedUntil: undefined,
+  };
+  assert.equal(statusText(base).text, "$(sparkle) CodeGemma");
+  assert.equal(statusText({ ...base, running: true, latencyMs: 80 }).text, "$(loading~spin) CodeGemma 80 ms");
+  assert.equal(statusText({ ...base, mode: "hint", latencyMs: 123.4 }).text, "$(question) CodeGemma hint 123 ms");
+  assert.equal(statusText({ ...base, globallyEnabled: false, enabled: false }).text, "$(circle-slash) CodeGemma: off");
+  assert.equal(statusText({ ...base, enabled: false }).text, "$(circle-slash) CodeGemma: off for python");
+  const until = new Date(2026, 0, 1, 9, 5);
+  assert.equal(statusText({ ...base, snoozedUntil: until }).text, "$(clock) CodeGemma: snoozed until 09:05");
 });

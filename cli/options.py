@@ -2,8 +2,8 @@
 
 `add_model_arguments` (which model, how to run it in this process) and
 `add_backend_arguments` (or where else completions come from) declare them;
-`load_backend` and `backend_from_args` build what they describe. `set_threads`
-is the one place that sets torch's thread count.
+`load_backend` and `backend_from_args` build what they describe
+(`engine.loading.set_threads` is the one place that sets torch's threads).
 """
 
 from __future__ import annotations
@@ -12,19 +12,12 @@ import argparse
 import os
 
 from engine.backend import Backend
+from engine.defaults import CONTEXT_TOKENS, DTYPE
 from engine.errors import EngineError
-from engine.loading import DTYPES
+from engine.loading import DTYPES, set_threads
 from engine.prompt_cache import DEFAULT_CACHE_REUSE, DEFAULT_PROMPT_CACHE_MB
 from engine.remote import DEFAULT_URLS, KINDS, backend_from_spec
 from engine.transport import READ_TIMEOUT_S
-
-
-def set_threads(threads: int | None) -> None:
-    """Give torch `threads` CPU threads; None or 0 leaves its default (all cores)."""
-    if threads:
-        import torch
-
-        torch.set_num_threads(threads)
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
@@ -42,13 +35,13 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
         help="force a FIM prompt format instead of detecting it from the tokenizer "
         "(codegemma, codegemma-spm, codegemma-spm-v2, qwen2.5-coder, starcoder2, deepseek-coder, codellama, ...)",
     )
-    group.add_argument("--dtype", default="auto", choices=DTYPES,
+    group.add_argument("--dtype", default=DTYPE, choices=DTYPES,
                        help="weight type: auto (int8 decode weights on CPUs with native bf16, else float32), "
                        "float32, bfloat16, float16, or int8 (a bf16 model with int8 weights for decode steps) "
                        "(default: auto)")  # fmt: skip
-    group.add_argument("--context-tokens", type=int, default=1024,
+    group.add_argument("--context-tokens", type=int, default=CONTEXT_TOKENS,
                        help="token budget for prefix + suffix + other files; text farthest from the cursor "
-                       "is dropped in whole lines (default: 1024)")  # fmt: skip
+                       f"is dropped in whole lines (default: {CONTEXT_TOKENS})")  # fmt: skip
     group.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: all cores)")
     group.add_argument("--prompt-cache-mb", type=float, default=DEFAULT_PROMPT_CACHE_MB,
                        help="memory for the KV caches of recent prompts, one per client or document, least recently "

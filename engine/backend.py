@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Literal, Protocol
 
+from engine.defaults import MAX_TOKENS
 from fim.prompt import ContextFile
 
 FinishReason = Literal["stop", "length", "cancelled"]
@@ -42,7 +43,7 @@ class CompletionRequest:
     #: Language id (`python`, `typescript`, ...) for syntax-aware post-processing;
     #: guessed from `path` when None.
     language: str | None = None
-    max_tokens: int = 64
+    max_tokens: int = MAX_TOKENS
     #: 0 means greedy decoding.
     temperature: float = 0.0
     top_p: float = 1.0

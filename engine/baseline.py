@@ -14,7 +14,8 @@ import time
 from typing import Any
 
 from engine.backend import CancelToken, Completion, CompletionRequest, TextCallback, Timings
-from engine.local import DEFAULT_CONTEXT_TOKENS, fitted_prompt_ids
+from engine.defaults import CONTEXT_TOKENS
+from engine.local import fitted_prompt_ids
 from engine.loading import LoadedModel
 from fim.postprocess import StopStrings
 
@@ -22,7 +23,7 @@ from fim.postprocess import StopStrings
 class PlainGenerateBackend:
     """`model.generate` on the request's prompt, greedy or sampled, nothing else."""
 
-    def __init__(self, lm: LoadedModel, *, context_tokens: int = DEFAULT_CONTEXT_TOKENS) -> None:
+    def __init__(self, lm: LoadedModel, *, context_tokens: int = CONTEXT_TOKENS) -> None:
         self.lm = lm
         self.context_tokens = context_tokens
         self.name = f"generate:{lm.name}"

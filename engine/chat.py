@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 from engine.backend import CancelToken
+from engine.defaults import MAX_TOKENS
 from engine.errors import EngineError
 from engine.generation import Generated, Sampling, generate
 from engine.prompt_cache import DEFAULT_PROMPT_CACHE_MB, PromptCache
@@ -106,7 +107,7 @@ class ChatModel:
         self,
         messages: Sequence[Message],
         *,
-        max_tokens: int = 64,
+        max_tokens: int = MAX_TOKENS,
         sampling: Sampling = Sampling(),
         cancel: CancelToken | None = None,
         stop: tuple[str, ...] = (),

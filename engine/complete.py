@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from engine.backend import CompletionRequest
+from engine.defaults import MAX_TOKENS
 from engine.errors import EngineError
 
 HELP = "print the completion at FILE:LINE:COLUMN"
@@ -26,7 +27,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", type=Path, help="source file to complete in")
     parser.add_argument("--line", type=int, required=True, help="cursor line, from 1")
     parser.add_argument("--column", type=int, default=None, help="cursor column in characters, from 1 (default: end of line)")
-    parser.add_argument("--max-tokens", type=int, default=64, help="most tokens to generate (default: 64)")
+    parser.add_argument("--max-tokens", type=int, default=MAX_TOKENS,
+                        help=f"most tokens to generate (default: {MAX_TOKENS})")  # fmt: skip
     parser.add_argument("--temperature", type=float, default=0.0, help="0 is greedy (default)")
     parser.add_argument("--raw", action="store_true", help="switch post-processing off (show what the model wrote)")
     parser.add_argument("--server", help="URL of a running `codegemma serve` to ask instead of loading a model")

@@ -187,6 +187,14 @@ def load_weights(spec: str | None, *, dtype: str = "float32", device: str = "cpu
     return kind, where, tokenizer, model
 
 
+def set_threads(threads: int | None) -> None:
+    """Give torch `threads` CPU threads (every verb's `--threads`); None or 0 leaves its default, all cores."""
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+
+
 def release_freed_memory() -> None:
     """Hand the heap that loading freed (float32 copies, conversion buffers) back to the OS.
 

@@ -8,18 +8,16 @@ from typing import Any
 
 from engine.backend import CancelToken, Completion, CompletionRequest, TextCallback, Timings
 from engine.batching import DEFAULT_MAX_BATCH, BatchScheduler, Job
+from engine.defaults import CONTEXT_TOKENS
 from engine.generation import Decoding, Sampling
 from engine.loading import LoadedModel
-from engine.prompt_cache import DEFAULT_CACHE_REUSE, DEFAULT_PROMPT_CACHE_MB, KeyRotation, PromptCache, crop_cache
-from engine.speculation import Drafter, continuation_after_edit
 from engine.previous import RecentCompletions
+from engine.prompt_cache import DEFAULT_CACHE_REUSE, DEFAULT_PROMPT_CACHE_MB, KeyRotation, PromptCache, crop_cache
 from engine.prompting import fitted_prompt, request_filter
+from engine.speculation import Drafter, continuation_after_edit
 from fim.postprocess import completion_filter
 
 log = logging.getLogger(__name__)
-
-#: Default token budget for prefix + suffix + context files.
-DEFAULT_CONTEXT_TOKENS = 1024
 
 
 def fitted_prompt_ids(lm: LoadedModel, request: CompletionRequest, context_tokens: int) -> tuple[list[int], bool]:
@@ -67,7 +65,7 @@ class LocalBackend:
     request for the same key cancels it and starts from what it has read.
     """
 
-    def __init__(self, lm: LoadedModel, *, context_tokens: int = DEFAULT_CONTEXT_TOKENS,
+    def __init__(self, lm: LoadedModel, *, context_tokens: int = CONTEXT_TOKENS,
                  prompt_cache_mb: float = DEFAULT_PROMPT_CACHE_MB, speculate: bool = True,
                  max_batch: int = DEFAULT_MAX_BATCH, reuse: bool = True,
                  cache_reuse: int = DEFAULT_CACHE_REUSE) -> None:  # fmt: skip

@@ -235,14 +235,15 @@ def backend_from_spec(kind: str, url: str | None = None, **options: Any) -> Back
     if kind in ("local", "generate"):
         if url:
             raise EngineError(f"the {kind} backend runs the model in this process; it takes no URL")
-        from engine.local import DEFAULT_CACHE_REUSE, DEFAULT_CONTEXT_TOKENS, DEFAULT_PROMPT_CACHE_MB, LocalBackend
+        from engine.defaults import CONTEXT_TOKENS, DTYPE
+        from engine.local import DEFAULT_CACHE_REUSE, DEFAULT_PROMPT_CACHE_MB, LocalBackend
         from engine.loading import load_model
 
-        context_tokens = int(options.pop("context_tokens", DEFAULT_CONTEXT_TOKENS))
+        context_tokens = int(options.pop("context_tokens", CONTEXT_TOKENS))
         if context_tokens <= 0:
             raise EngineError(f"context tokens must be positive, not {context_tokens}")
         known = {k: options[k] for k in ("adapter", "fim_format", "dtype") if k in options}
-        known.setdefault("dtype", "auto")  # as the command line's --dtype
+        known.setdefault("dtype", DTYPE)
         if kind == "generate":
             from engine.baseline import PlainGenerateBackend
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from engine.backend import CancelToken, Completion, CompletionRequest, TextCallback, Timings
+from engine.defaults import CONTEXT_TOKENS
 from engine.errors import EngineError
 from engine.previous import RecentCompletions
 from engine.prompting import fitted_prompt, request_filter
@@ -39,7 +40,6 @@ log = logging.getLogger(__name__)
 
 #: `--engine` kinds besides `local`.
 KINDS = ("openai", "llama.cpp")
-DEFAULT_CONTEXT_TOKENS = 1024
 #: Characters per token of ASCII text, and tokens per other character, when no tokenizer can be loaded. The bundled
 #: tokenizer gives 3.11 ASCII characters per token at least (median 4.14) over 186 windows of 2000 characters of this
 #: repository's Python, TypeScript and Lua, and at most 1.3 tokens per CJK character in commented code. Counting
@@ -172,7 +172,7 @@ class UpstreamEngine:
     """
 
     def __init__(self, wire: HttpBackend, *, fim_format: str | None = None, tokenizer: str | None = None,
-                 context_tokens: int = DEFAULT_CONTEXT_TOKENS, reuse: bool = True) -> None:  # fmt: skip
+                 context_tokens: int = CONTEXT_TOKENS, reuse: bool = True) -> None:  # fmt: skip
         if context_tokens <= 0:
             raise EngineError(f"context tokens must be positive, not {context_tokens}")
         try:
@@ -340,7 +340,7 @@ class UpstreamEngine:
 
 
 def upstream_from_spec(spec: str, *, fim_format: str | None = None,
-                       context_tokens: int = DEFAULT_CONTEXT_TOKENS) -> UpstreamEngine:  # fmt: skip
+                       context_tokens: int = CONTEXT_TOKENS) -> UpstreamEngine:  # fmt: skip
     """`KIND=URL[,key=value...]` for `codegemma serve --engine`.
 
     Options: fim_format, tokenizer, model (the served model's name for openai), api_key (the upstream's

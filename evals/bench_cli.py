@@ -32,6 +32,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from engine.defaults import MAX_TOKENS
 from evals import replay_cli
 from evals.errors import EvalError
 
@@ -48,7 +49,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--requests", type=int, default=20, help="file requests (default: 20)")
     p.add_argument("--typing", type=int, default=3, help="typing sequences (default: 3)")
     p.add_argument("--typing-chars", type=int, default=8, help="requests per typing sequence (default: 8)")
-    p.add_argument("--max-tokens", type=int, default=64, help="tokens per completion (default: 64)")
+    p.add_argument("--max-tokens", type=int, default=MAX_TOKENS, help=f"tokens per completion (default: {MAX_TOKENS})")
     p.add_argument("--prefix-chars", type=int, default=1500, help="characters before the cursor (default: 1500)")
     p.add_argument("--suffix-chars", type=int, default=400, help="characters after the cursor (default: 400)")
     p.add_argument("--seed", type=int, default=0, help="which files and cursors (default: 0)")

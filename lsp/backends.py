@@ -18,6 +18,8 @@ import logging
 from typing import Any, Callable
 
 from engine.backend import Backend
+from engine.defaults import DTYPE
+from engine.loading import set_threads
 from lsp.protocol import Settings
 from lsp.work import in_thread
 
@@ -43,7 +45,7 @@ def _model_key(spec: str | None) -> str:
 class Backends:
     """Builds, caches and closes what the settings ask for; at most one of each kind is kept."""
 
-    def __init__(self, *, dtype: str = "float32", threads: int | None = None,
+    def __init__(self, *, dtype: str = DTYPE, threads: int | None = None,
                  load_fim_model: Callable[..., Any] = _load_fim_model,
                  load_chat_model: Callable[..., Any] = _load_chat_model) -> None:  # fmt: skip
         self.dtype = dtype
@@ -140,10 +142,7 @@ class Backends:
         return await asyncio.shield(future)
 
     def _with_threads(self, load: Callable[..., Any], *args: Any) -> Any:
-        if self.threads:
-            import torch
-
-            torch.set_num_threads(self.threads)
+        set_threads(self.threads)
         return load(*args)
 
     def loading(self) -> bool:

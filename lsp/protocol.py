@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Mapping
 
+from engine.defaults import CONTEXT_TOKENS, MAX_TOKENS, MAX_TOKENS_LIMIT
 from lsp.errors import LspError
 
 #: Custom request: telemetry counters, no params.
@@ -35,7 +36,6 @@ SETTINGS_SECTION = "codegemma"
 BACKENDS = ("local", "http", "llama.cpp", "openai", "ollama")
 MODES = ("complete", "hint")
 #: Hard caps, so a typo such as 1e9 cannot tie the model up.
-MAX_TOKENS_LIMIT = 4096
 CONTEXT_TOKENS_LIMIT = 131072
 DEBOUNCE_LIMIT_MS = 10000
 ALTERNATIVES_LIMIT = 8
@@ -91,9 +91,9 @@ class Settings:
     #: Force a FIM prompt format instead of detecting it from the tokenizer.
     fim_format: str | None = None
     #: Token budget for the text around the cursor plus other open files.
-    context_tokens: int = 1024
+    context_tokens: int = CONTEXT_TOKENS
     #: Most tokens one completion may generate.
-    max_tokens: int = 64
+    max_tokens: int = MAX_TOKENS
     #: "complete" writes code; "hint" writes guiding questions as comments, never code.
     mode: str = "complete"
     #: Instruct model for hints (None: the bundled model); HF id, directory or .gguf.

@@ -19,6 +19,7 @@ import logging
 import os
 import socket
 
+from engine.defaults import MAX_TOKENS
 from server.errors import ServerError
 
 HELP = "run the HTTP completion server (OpenAI /v1/completions, llama.cpp /infill)"
@@ -40,8 +41,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="requests running or waiting at once; more get 503 (default: 8)")  # fmt: skip
     parser.add_argument("--max-input-chars", type=int, default=512 * 1024,
                         help="largest prefix + suffix + extra context accepted, in characters (default: 524288)")  # fmt: skip
-    parser.add_argument("--max-tokens", type=int, default=64,
-                        help="tokens to generate when a request does not say (default: 64)")  # fmt: skip
+    parser.add_argument("--max-tokens", type=int, default=MAX_TOKENS,
+                        help=f"tokens to generate when a request does not say (default: {MAX_TOKENS})")  # fmt: skip
     parser.add_argument("--read-timeout", type=float, default=30.0,
                         help="seconds a client has to send a whole request; a stalled upload is cut off "
                         "(default: 30)")  # fmt: skip

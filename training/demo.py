@@ -98,13 +98,11 @@ def evaluate(tasks: list[Task], results_file: Path, adapter: str | None, args: a
     done = [json.loads(line) for line in results_file.read_text().splitlines()] if results_file.exists() else []
     if len(done) >= len(tasks):
         return done[: len(tasks)]
-    import torch
-
     from engine.backend import CompletionRequest
-    from engine.loading import load_model
+    from engine.loading import load_model, set_threads
     from engine.local import LocalBackend
 
-    torch.set_num_threads(args.threads)
+    set_threads(args.threads)
     backend = LocalBackend(load_model(args.model, adapter=adapter), context_tokens=args.context_tokens)
     try:
         with open(results_file, "a") as out:

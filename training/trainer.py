@@ -28,6 +28,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from engine.loading import set_threads
 from training.checkpoint import (
     TrainState,
     latest_checkpoint,
@@ -78,8 +79,7 @@ class Trainer:
         from training.model_io import load_for_training, training_dtype
 
         cfg = self.config
-        if cfg.threads:
-            torch.set_num_threads(cfg.threads)
+        set_threads(cfg.threads)
         existing = latest_checkpoint(self.out)
         if existing is not None and not self.resume:
             raise TrainingError(

@@ -34,6 +34,7 @@ from pygls.io_ import StdoutWriter
 from pygls.lsp.server import LanguageServer
 
 from engine.backend import CancelToken, CompletionRequest, new_request_id
+from engine.defaults import DTYPE, VERSION
 from engine.errors import EngineError
 from fim.budget import precut_prefix, precut_suffix
 from fim.errors import FimError
@@ -55,7 +56,7 @@ from lsp.work import InFlight, in_thread
 
 log = logging.getLogger(__name__)
 
-NAME, VERSION = "codegemma", "0.1.0"
+NAME = "codegemma"
 #: Characters kept on each side of the cursor per token of budget before the token budget is applied:
 #: generous (code averages 3-4 characters a token), it only spares tokenizing a huge file every request.
 CHARS_PER_TOKEN = 8
@@ -63,7 +64,7 @@ USER_ERRORS = (EngineError, FimError, LspError)
 
 
 class CodegemmaServer(LanguageServer):
-    def __init__(self, settings: Settings = Settings(), *, dtype: str = "float32", threads: int | None = None):
+    def __init__(self, settings: Settings = Settings(), *, dtype: str = DTYPE, threads: int | None = None):
         super().__init__(NAME, VERSION, text_document_sync_kind=types.TextDocumentSyncKind.Incremental,
                          protocol_cls=CodegemmaProtocol)  # fmt: skip
         #: Settings from the command line; the client's initializationOptions go on top of them.
@@ -311,7 +312,7 @@ def _position_params(params: Any) -> types.TextDocumentPositionParams:
 
 
 def create_server(
-    settings: Settings = Settings(), *, dtype: str = "float32", threads: int | None = None
+    settings: Settings = Settings(), *, dtype: str = DTYPE, threads: int | None = None
 ) -> CodegemmaServer:
     """A server with every handler registered; start it with `start_io()` or `start_tcp(host, port)`."""
     server = CodegemmaServer(settings, dtype=dtype, threads=threads)

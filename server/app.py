@@ -22,6 +22,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from engine.backend import Completion, CompletionRequest, new_request_id
+from engine.defaults import VERSION
 from server.errors import ServerError
 from server.protocol import (
     ErrorResponse,
@@ -62,7 +63,7 @@ REFUSALS: dict[int | str, dict[str, Any]] = {
 def create_app(service: CompletionService, *, api_key: str | None = None, cors_origins: Iterable[str] = ()) -> FastAPI:
     """The HTTP app. `cors_origins` lets browser pages from those origins call it (none by default)."""
     max_body = service.limits.max_body_bytes
-    app = FastAPI(title="codegemma-fim", version="0.1.0", docs_url="/docs", redoc_url=None)
+    app = FastAPI(title="codegemma-fim", version=VERSION, docs_url="/docs", redoc_url=None)
     app.state.service = service
     install_error_handlers(app, max_body)
     app.add_middleware(BodyLimit, max_bytes=max_body)

@@ -14,10 +14,8 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from engine.backend import Completion, CompletionRequest
+from engine.defaults import MAX_TOKENS_LIMIT
 from fim.prompt import ContextFile
-
-#: Hard cap on generated tokens per request (a typo like 1e9 should not tie a server up).
-MAX_TOKENS_LIMIT = 4096
 
 
 class Lenient(BaseModel):

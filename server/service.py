@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import AsyncIterator, Awaitable, Callable, Mapping
 
 from engine.backend import Backend, CancelToken, Completion, CompletionRequest
+from engine.defaults import MAX_TOKENS
 from engine.transport import PeerFailure
 from server.errors import ServerError
 
@@ -34,7 +35,7 @@ class ServiceLimits:
     #: Characters of prefix + suffix + context accepted in one request.
     max_input_chars: int = 512 * 1024
     #: `max_tokens` when a request does not say.
-    default_max_tokens: int = 64
+    default_max_tokens: int = MAX_TOKENS
 
     @property
     def max_body_bytes(self) -> int:

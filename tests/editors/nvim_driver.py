@@ -48,12 +48,13 @@ def wait_for(check: Callable[[], Any], timeout: float, what: str, interval: floa
         time.sleep(interval)
 
 
-def scripted_server(log: Path, completion: str = "return total\n", delay: float = 0.2) -> dict:
+def scripted_server(log: Path, completion: str = "return total\n", delay: float = 0.2,
+                    alternatives: list[str] | None = None) -> dict:  # fmt: skip
     """setup() options that start tests/editors/scripted_lsp.py with its log at `log`."""
-    return {
-        "cmd": [sys.executable, str(Path(__file__).with_name("scripted_lsp.py"))],
-        "cmd_env": {"SCRIPTED_LSP_LOG": str(log), "SCRIPTED_COMPLETION": completion, "SCRIPTED_DELAY": str(delay)},
-    }
+    env = {"SCRIPTED_LSP_LOG": str(log), "SCRIPTED_COMPLETION": completion, "SCRIPTED_DELAY": str(delay)}
+    if alternatives:
+        env["SCRIPTED_ALTERNATIVES"] = json.dumps(alternatives)
+    return {"cmd": [sys.executable, str(Path(__file__).with_name("scripted_lsp.py"))], "cmd_env": env}
 
 
 def read_log(log: Path) -> list[dict]:

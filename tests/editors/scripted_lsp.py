@@ -9,7 +9,8 @@ superseded requests, drawing and accepting, settings on the wire. The real
 server is covered by the end-to-end test in test_neovim_e2e.py.
 
 Environment: SCRIPTED_LSP_LOG (required), SCRIPTED_COMPLETION (text, default
-"return total\n"), SCRIPTED_DELAY (seconds, default 0.2).
+"return total\n"), SCRIPTED_DELAY (seconds, default 0.2), SCRIPTED_ALTERNATIVES
+(a JSON list of texts: the items a manual trigger gets, ids item-1, item-2, ...).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from pygls.lsp.server import LanguageServer
 LOG = os.environ["SCRIPTED_LSP_LOG"]
 COMPLETION = os.environ.get("SCRIPTED_COMPLETION", "return total\n")
 DELAY = float(os.environ.get("SCRIPTED_DELAY", "0.2"))
+ALTERNATIVES = json.loads(os.environ.get("SCRIPTED_ALTERNATIVES", "[]"))
 
 server = LanguageServer("scripted-codegemma", "0")
 
@@ -66,9 +68,13 @@ async def inline_completion(ls: LanguageServer, params: types.InlineCompletionPa
         raise
     record("answered", position=position)
     cursor = types.Range(start=params.position, end=params.position)
-    command = types.Command(title="accepted", command="codegemma.accepted", arguments=["item-1"])
-    item = types.InlineCompletionItem(insert_text=COMPLETION, range=cursor, command=command)
-    return types.InlineCompletionList(items=[item])
+    invoked = params.context.trigger_kind == types.InlineCompletionTriggerKind.Invoked
+    texts = ALTERNATIVES if invoked and ALTERNATIVES else [COMPLETION]
+    items = []
+    for number, text in enumerate(texts, 1):
+        command = types.Command(title="accepted", command="codegemma.accepted", arguments=[f"item-{number}"])
+        items.append(types.InlineCompletionItem(insert_text=text, range=cursor, command=command))
+    return types.InlineCompletionList(items=items)
 
 
 ACCEPTED: list[str] = []
@@ -78,6 +84,11 @@ ACCEPTED: list[str] = []
 def accepted(ls: LanguageServer, item_id: str) -> None:
     ACCEPTED.append(item_id)
     record("accepted", item_id=item_id)
+
+
+@server.feature("codegemma/event")
+def suggestion_event(ls: LanguageServer, params: Any) -> None:
+    record("suggestion_event", **(params._asdict() if hasattr(params, "_asdict") else plain(params)))
 
 
 @server.feature("codegemma/stats")

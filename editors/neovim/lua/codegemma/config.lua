@@ -10,6 +10,10 @@ local M = {}
 --- @field accept string|false Insert mode: accept the suggestion (falls back to the key itself).
 --- @field dismiss string|false Insert mode: hide the suggestion (falls back to the key itself).
 --- @field trigger string|false Insert mode: ask for a suggestion now.
+--- @field accept_word string|false Insert mode: accept the next word of the suggestion.
+--- @field accept_line string|false Insert mode: accept the next line of the suggestion.
+--- @field next string|false Insert mode: show the next alternative (asks for alternatives if needed).
+--- @field prev string|false Insert mode: show the previous alternative.
 --- @field hint string|false Normal mode: ask the server for a hint about the function at the cursor.
 
 --- @class codegemma.Config
@@ -34,6 +38,10 @@ M.defaults = {
     accept = "<Tab>",
     dismiss = "<C-]>",
     trigger = "<M-\\>",
+    accept_word = "<M-Right>",
+    accept_line = "<M-Down>",
+    next = "<M-]>",
+    prev = "<M-[>",
     hint = "<leader>ch",
   },
   root_markers = { ".git", "pyproject.toml", "package.json", "go.mod", "Cargo.toml", "pom.xml", "Makefile" },
@@ -43,7 +51,8 @@ M.defaults = {
 M.server_settings = {
   backend = "string", url = "string", api_key = "string", model = "string", adapter = "string",
   fim_format = "string", context_tokens = "number", max_tokens = "number", mode = "string",
-  hint_model = "string", debounce_ms = "number", prefetch = "boolean",
+  hint_model = "string", debounce_ms = "number", prefetch = "boolean", alternatives = "number",
+  feedback_log = "boolean",
 }
 
 M.modes = { complete = true, hint = true }

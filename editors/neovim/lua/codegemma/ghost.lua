@@ -77,20 +77,27 @@ function M.item_text(item)
   return text
 end
 
+--- The usable items of an inline completion result (`InlineCompletionList` or item array), in order.
+--- @param result table|nil
+--- @return table[]
+function M.items(result)
+  if type(result) ~= "table" then
+    return {}
+  end
+  local usable = {}
+  for _, item in ipairs(result.items or result) do
+    if M.item_text(item) then
+      usable[#usable + 1] = item
+    end
+  end
+  return usable
+end
+
 --- The first usable item of an inline completion result (`InlineCompletionList` or item array).
 --- @param result table|nil
 --- @return table?
 function M.first_item(result)
-  if type(result) ~= "table" then
-    return nil
-  end
-  local items = result.items or result
-  for _, item in ipairs(items) do
-    if M.item_text(item) then
-      return item
-    end
-  end
-  return nil
+  return M.items(result)[1]
 end
 
 --- Draws `text` at (row, col) of `bufnr` (0-based row, byte col), replacing any ghost shown there.

@@ -2,6 +2,23 @@
 
 local M = {}
 
+--- One line on the completion backend: its kind and what the server's counters say about it.
+function M.backend_state(client, settings)
+  local backend = (settings.backend or "local") .. (settings.url and (" at " .. settings.url) or "")
+  local answer, err = client:request_sync(require("codegemma").STATS_METHOD, vim.empty_dict(), 2000, 0)
+  local stats = answer and answer.result
+  if not stats then
+    local why = err or (answer and answer.err and answer.err.message) or "no answer"
+    vim.health.warn(("backend %s: the server did not answer codegemma/stats (%s)"):format(backend, why))
+  elseif stats.requests == 0 then
+    vim.health.info(("backend %s: no request yet (a local model loads on the first)"):format(backend))
+  else
+    vim.health.ok(("backend %s: %d requests (%d cancelled), median latency %d ms, %d running, %d shown, %d accepted")
+      :format(backend, stats.requests, stats.cancelled, stats.median_latency_ms, stats.running or 0, stats.shown,
+        stats.accepted))
+  end
+end
+
 function M.check()
   local health = vim.health
   health.start("codegemma")
@@ -29,10 +46,18 @@ function M.check()
     health.warn("no server running: open a file of one of these filetypes: " .. table.concat(config.filetypes, ", "))
     return
   end
+  local status = require("codegemma.status")
+  local minutes = status.snoozed()
+  if not status.enabled("") then
+    health.warn("suggestions are off (:CodegemmaEnable)")
+  elseif minutes then
+    health.info(("suggestions are snoozed for %d more min (:CodegemmaSnooze 0 ends it)"):format(minutes))
+  end
   for _, client in ipairs(clients) do
     if client.server_capabilities and client.server_capabilities.inlineCompletionProvider then
       health.ok(("server %d is running and offers inline completion (%s positions)")
         :format(client.id, client.offset_encoding))
+      M.backend_state(client, config.settings)
     elseif not client.initialized then
       health.warn(("server %d is still starting"):format(client.id))
     else

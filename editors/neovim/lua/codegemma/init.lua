@@ -5,8 +5,10 @@
 ---     cmd = { "codegemma", "lsp" },
 ---     settings = { mode = "complete", backend = "local", max_tokens = 64 },
 ---     debounce_ms = 300,
----     keymaps = { accept = "<Tab>", dismiss = "<C-]>", trigger = "<M-\\>", hint = "<leader>ch" },
+---     keymaps = { accept = "<Tab>", dismiss = "<C-]>", trigger = "<M-\\>", hint = "<leader>ch",
+---                 accept_word = "<M-Right>", accept_line = "<M-Down>", next = "<M-]>", prev = "<M-[>" },
 ---   })
+---   vim.o.statusline = "%f %{v:lua.require'codegemma'.statusline()}"
 ---
 --- One server process serves every buffer (a local model is loaded once), and
 --- one suggestion exists at a time (see `codegemma.suggestion`). See
@@ -14,6 +16,7 @@
 
 local configuration = require("codegemma.config")
 local ghost = require("codegemma.ghost")
+local status = require("codegemma.status")
 local suggestion = require("codegemma.suggestion")
 
 local M = {}
@@ -42,7 +45,61 @@ function M.trigger()
   if timer then
     timer:stop()
   end
+  if not status.enabled() then
+    vim.notify(("codegemma: suggestions are off for %s (:CodegemmaEnable)"):format(vim.bo.filetype),
+      vim.log.levels.INFO)
+    return false
+  end
   return suggestion.request(suggestion.TRIGGER_INVOKED)
+end
+
+--- Accepts the next word of the suggestion shown; false when there is none.
+function M.accept_word()
+  return suggestion.accept_part("word")
+end
+
+--- Accepts the next line of the suggestion shown; false when there is none.
+function M.accept_line()
+  return suggestion.accept_part("line")
+end
+
+--- Shows the next alternative (asking for them with a manual trigger the first time).
+function M.next()
+  return suggestion.cycle(1)
+end
+
+--- Shows the previous alternative.
+function M.prev()
+  return suggestion.cycle(-1)
+end
+
+--- Statusline component: "codegemma ⠋" while a request runs, "codegemma 312 ms" after, "codegemma hint"
+--- in hint mode, "codegemma off" / "codegemma snoozed 5 min", " 2/3" while cycling alternatives.
+--- @return string
+function M.statusline()
+  return status.line(M.config and M.config.settings.mode, suggestion.current())
+end
+
+--- Turns suggestions on, everywhere or for one filetype.
+--- @param filetype string?
+function M.enable(filetype)
+  status.set_enabled(true, filetype)
+end
+
+--- Turns suggestions off, everywhere or for one filetype (the suggestion shown goes).
+--- @param filetype string?
+function M.disable(filetype)
+  status.set_enabled(false, filetype)
+  suggestion.dismiss()
+end
+
+--- Turns suggestions off for `minutes` of typing pauses (default 15; 0 ends it). The trigger key still works.
+--- @param minutes number?
+function M.snooze(minutes)
+  status.snooze(minutes or 15)
+  if (minutes or 15) > 0 then
+    suggestion.dismiss()
+  end
 end
 
 --- Accepts the suggestion shown; false when there is none.
@@ -56,7 +113,7 @@ M.current = suggestion.current
 
 local function schedule_request()
   local config = assert(M.config)
-  if not config.auto_trigger then
+  if not config.auto_trigger or not status.enabled() or status.snoozed() then
     return
   end
   timer = timer or assert(vim.uv.new_timer())
@@ -119,6 +176,16 @@ local function set_keymaps(bufnr)
       suggestion.dismiss()
       return was_visible
     end, "codegemma: dismiss the suggestion")
+  end
+  for _, key in ipairs({
+    { "accept_word", M.accept_word, "codegemma: accept the next word of the suggestion" },
+    { "accept_line", M.accept_line, "codegemma: accept the next line of the suggestion" },
+    { "next", M.next, "codegemma: next alternative" },
+    { "prev", M.prev, "codegemma: previous alternative" },
+  }) do
+    if keys[key[1]] then
+      map_with_fallback(bufnr, keys[key[1]], key[2], key[3])
+    end
   end
   if keys.trigger then
     vim.keymap.set("i", keys.trigger, M.trigger, { buffer = bufnr, desc = "codegemma: suggest now" })
@@ -258,6 +325,22 @@ local function create_commands()
   vim.api.nvim_create_user_command("CodegemmaStats", function()
     M.stats()
   end, { desc = "codegemma: completion counters" })
+  local filetype = { nargs = "?", complete = "filetype" }
+  vim.api.nvim_create_user_command("CodegemmaEnable", function(args)
+    M.enable(args.args)
+  end, vim.tbl_extend("force", filetype, { desc = "codegemma: suggestions on (everywhere, or for a filetype)" }))
+  vim.api.nvim_create_user_command("CodegemmaDisable", function(args)
+    M.disable(args.args)
+  end, vim.tbl_extend("force", filetype, { desc = "codegemma: suggestions off (everywhere, or for a filetype)" }))
+  vim.api.nvim_create_user_command("CodegemmaSnooze", function(args)
+    local minutes = args.args == "" and 15 or tonumber(args.args)
+    if not minutes or minutes < 0 then
+      vim.notify(("codegemma: :CodegemmaSnooze takes minutes (a number, 0 ends it), not %q"):format(args.args),
+        vim.log.levels.ERROR)
+      return
+    end
+    M.snooze(minutes)
+  end, { nargs = "?", desc = "codegemma: no automatic suggestions for N minutes (default 15; 0 ends it)" })
 end
 
 --- Configures the plugin and starts the server for matching buffers (open now or later).

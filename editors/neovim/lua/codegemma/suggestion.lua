@@ -5,14 +5,23 @@
 --- edit that does not follow the suggestion) cancels the previous one with
 --- `$/cancelRequest`, and typing the characters the ghost text shows keeps it
 --- instead of asking again.
+---
+--- A manual trigger may bring alternatives (the server's `alternatives` setting);
+--- `cycle` steps through them, and asks for them with a manual trigger when the
+--- suggestion came from a typing pause. What becomes of each shown item goes to
+--- the server as `codegemma/event` (accepted, partial, dismissed, typed_over).
 
 local ghost = require("codegemma.ghost")
+local partial = require("codegemma.partial")
+local status = require("codegemma.status")
 
 local M = {}
 
 local REQUEST_CANCELLED = -32800
 local SERVER_CANCELLED = -32802
 local TRIGGER_INVOKED, TRIGGER_AUTOMATIC = 1, 2
+M.EVENT_METHOD = "codegemma/event"
+M.ACCEPTED_COMMAND = "codegemma.accepted"
 
 --- @class codegemma.Pending
 --- @field client vim.lsp.Client
@@ -22,7 +31,11 @@ local TRIGGER_INVOKED, TRIGGER_AUTOMATIC = 1, 2
 --- @class codegemma.Shown
 --- @field bufnr integer
 --- @field client_id integer
---- @field item table the InlineCompletionItem
+--- @field item table the InlineCompletionItem shown
+--- @field items table[] every usable item of the answer (alternatives), `item` among them
+--- @field index integer position of `item` in `items`
+--- @field invoked boolean the answer was to a manual trigger (so it holds every alternative)
+--- @field kept string what partial accepts have inserted of `item` so far
 --- @field row integer 0-based row of the cursor when shown
 --- @field col integer byte column of the cursor (moves while the user types the suggestion)
 --- @field text string what is still to be inserted after the cursor
@@ -51,16 +64,46 @@ function M.cancel()
       pending.client:cancel_request(pending.id)
     end
     pending = nil
+    status.finished(false)
+  end
+end
+
+--- The id the server gave `item` (the argument of its accept command), or nil.
+local function item_id(item)
+  local command = item and item.command
+  if command and command.command == M.ACCEPTED_COMMAND and command.arguments then
+    local id = command.arguments[1]
+    return type(id) == "string" and id or nil
+  end
+  return nil
+end
+
+--- Tells the server what became of the shown item: kind is accepted, partial, dismissed or typed_over.
+local function report(s, kind, accepted, typed)
+  local id = item_id(s.item)
+  local client = vim.lsp.get_client_by_id(s.client_id)
+  if id and client and not client:is_stopped() then
+    client:notify(M.EVENT_METHOD, { item = id, kind = kind, accepted = accepted or "", typed = typed or "" })
+  end
+end
+
+--- Hides the suggestion (reporting `kind` unless nil) and cancels the request in flight.
+local function hide(kind, typed)
+  M.cancel()
+  if shown then
+    local s = shown
+    ghost.clear(s.bufnr)
+    shown = nil
+    -- After a partial accept the item has had its event; leaving the rest is not a dismissal of it.
+    if kind and s.kept == "" then
+      report(s, kind, "", typed)
+    end
   end
 end
 
 --- Hides the suggestion and cancels the request in flight.
 function M.dismiss()
-  M.cancel()
-  if shown then
-    ghost.clear(shown.bufnr)
-    shown = nil
-  end
+  hide("dismissed")
 end
 
 --- Whether a suggestion is shown in `bufnr` (default: the current buffer).
@@ -73,9 +116,12 @@ function M.pending()
   return pending ~= nil
 end
 
---- The suggestion shown, for statuslines and tests: {text = ..., row = ..., col = ...} or nil.
+--- The suggestion shown, for statuslines and tests: {text, row, col, bufnr, index, count} or nil.
 function M.current()
-  return shown and { text = shown.text, row = shown.row, col = shown.col, bufnr = shown.bufnr } or nil
+  return shown and {
+    text = shown.text, row = shown.row, col = shown.col, bufnr = shown.bufnr, index = shown.index,
+    count = #shown.items,
+  } or nil
 end
 
 local function byte_col(bufnr, row, character, encoding)
@@ -83,37 +129,51 @@ local function byte_col(bufnr, row, character, encoding)
   return vim.str_byteindex(line, encoding, character, false)
 end
 
---- Shows `item` if it still fits the buffer: same text, same cursor, the range on the cursor line.
-local function show(bufnr, client, item, row, col)
+--- Where `item` would show at (row, col): {text = rest, start_col, after}, or nil when it no longer fits
+--- the buffer (same text, same cursor, the range on the cursor line).
+local function fit(bufnr, client, item, row, col)
   local text = ghost.item_text(item)
   local start_col, end_col = col, col
   if item.range then
     if item.range.start.line ~= row or item.range["end"].line ~= row then
-      return
+      return nil
     end
     start_col = byte_col(bufnr, row, item.range.start.character, client.offset_encoding)
     end_col = byte_col(bufnr, row, item.range["end"].character, client.offset_encoding)
   end
   if not text or start_col > col or end_col < col then
-    return
+    return nil
   end
   -- A range that starts before the cursor covers text already typed: show only the rest.
   local line = vim.api.nvim_buf_get_lines(bufnr, row, row + 1, false)[1] or ""
   local rest = ghost.remaining(text, line:sub(start_col + 1, col))
   if not rest or rest == "" then
-    return
+    return nil
   end
-  shown = {
-    bufnr = bufnr, client_id = client.id, item = item, row = row, col = col,
-    text = rest, start_col = start_col, after = end_col - col,
-  }
-  ghost.draw(bufnr, row, col, rest)
+  return { text = rest, start_col = start_col, after = end_col - col }
+end
+
+--- Shows the `index`-th of `items` that fits (counting on to the next ones when it does not).
+local function show(bufnr, client, items, index, row, col, invoked)
+  for step = 0, #items - 1 do
+    local i = (index - 1 + step) % #items + 1
+    local place = fit(bufnr, client, items[i], row, col)
+    if place then
+      shown = {
+        bufnr = bufnr, client_id = client.id, item = items[i], items = items, index = i, invoked = invoked,
+        row = row, col = col, text = place.text, start_col = place.start_col, after = place.after, kept = "",
+      }
+      ghost.draw(bufnr, row, col, place.text)
+      return
+    end
+  end
 end
 
 --- Asks the server for a suggestion at the cursor of the current window.
 --- @param kind integer? 1 = invoked by the user, 2 = automatic (default)
+--- @param index integer? which alternative to show first (default 1, the server's best)
 --- @return boolean sent
-function M.request(kind)
+function M.request(kind, index)
   M.dismiss()
   local bufnr = vim.api.nvim_get_current_buf()
   local client = client_for(bufnr)
@@ -135,6 +195,7 @@ function M.request(kind)
       return -- superseded or cancelled
     end
     pending = nil
+    status.finished(not err)
     if err then
       if err.code ~= REQUEST_CANCELLED and err.code ~= SERVER_CANCELLED then
         vim.notify("codegemma: " .. (err.message or vim.inspect(err)), vim.log.levels.WARN)
@@ -145,9 +206,9 @@ function M.request(kind)
       and vim.api.nvim_buf_get_changedtick(bufnr) == tick
       and vim.deep_equal(vim.api.nvim_win_get_cursor(0), cursor)
       and in_insert_mode()
-    local item = ghost.first_item(result)
-    if still_there and item then
-      show(bufnr, client, item, cursor[1] - 1, cursor[2])
+    local items = ghost.items(result)
+    if still_there and #items > 0 then
+      show(bufnr, client, items, math.min(index or 1, #items), cursor[1] - 1, cursor[2], kind == TRIGGER_INVOKED)
     end
   end, bufnr)
   if not ok or not request_id then
@@ -155,10 +216,76 @@ function M.request(kind)
   end
   id = request_id
   pending = { client = client, id = request_id, bufnr = bufnr }
+  status.started()
+  return true
+end
+
+--- Shows the next (`step` 1) or previous (-1) alternative. A suggestion from a typing pause has no
+--- alternatives yet: they are asked for with a manual trigger, and the next of them is shown.
+--- @param step integer
+--- @return boolean cycled false when no suggestion is shown here
+function M.cycle(step)
+  if not M.visible() or not M.on_edit() then
+    return false
+  end
+  local s = assert(shown)
+  if not s.invoked then
+    hide(nil) -- replaced by the alternatives (the first of which is usually the same text), not dismissed
+    return M.request(TRIGGER_INVOKED, step > 0 and 2 or 0)
+  end
+  if #s.items < 2 then
+    return true
+  end
+  local client = vim.lsp.get_client_by_id(s.client_id)
+  if not client then
+    return false
+  end
+  -- The one left behind was shown and not taken.
+  hide("dismissed")
+  show(s.bufnr, client, s.items, (s.index - 1 + step) % #s.items + 1, s.row, s.col, true)
   return true
 end
 
 M.TRIGGER_INVOKED = TRIGGER_INVOKED
+
+--- Runs the item's accept command and reports the whole item as accepted.
+local function accepted(s, bufnr)
+  local client = vim.lsp.get_client_by_id(s.client_id)
+  if client and s.item.command then
+    client:exec_cmd(s.item.command, { bufnr = bufnr })
+  end
+  report(s, "accepted", ghost.item_text(s.item))
+end
+
+--- Inserts the next word (`how` = "word") or line ("line") of the suggestion and keeps the rest shown.
+--- Taking the last piece is a full accept.
+--- @param how "word"|"line"
+--- @return boolean accepted false when no suggestion is shown here
+function M.accept_part(how)
+  local bufnr = vim.api.nvim_get_current_buf()
+  if not M.visible(bufnr) or not M.on_edit() then
+    return false
+  end
+  local s = assert(shown)
+  local piece = (how == "line" and partial.next_line or partial.next_word)(s.text)
+  if piece == s.text then
+    return M.accept()
+  end
+  local lines = vim.split(piece, "\n", { plain = true })
+  vim.api.nvim_buf_set_text(bufnr, s.row, s.col, s.row, s.col, lines)
+  local row = s.row + #lines - 1
+  local col = (#lines == 1 and s.col or 0) + #lines[#lines]
+  vim.api.nvim_win_set_cursor(0, { row + 1, col })
+  s.kept = s.kept .. piece
+  s.text = s.text:sub(#piece + 1)
+  if row ~= s.row then -- the item's range was on the old line; what is left starts at the new cursor
+    s.start_col = 0
+  end
+  s.row, s.col = row, col
+  ghost.draw(bufnr, row, col, s.text)
+  report(s, "partial", piece)
+  return true
+end
 
 --- Inserts the suggestion, moves the cursor after it and runs the item's command (accept telemetry).
 --- @return boolean accepted false when no suggestion is shown here
@@ -169,7 +296,7 @@ function M.accept()
     return false
   end
   local s = assert(shown)
-  M.dismiss()
+  hide(nil)
   local row, col = s.row, s.col
   -- What was typed since the item arrived is part of its text: replace from the range start.
   local line = vim.api.nvim_buf_get_lines(bufnr, row, row + 1, false)[1] or ""
@@ -180,10 +307,7 @@ function M.accept()
   local last_row = row + #lines - 1
   local last_col = (#lines == 1 and s.start_col or 0) + #lines[#lines]
   vim.api.nvim_win_set_cursor(0, { last_row + 1, last_col })
-  local client = vim.lsp.get_client_by_id(s.client_id)
-  if client and s.item.command then
-    client:exec_cmd(s.item.command, { bufnr = bufnr })
-  end
+  accepted(s, bufnr)
   return true
 end
 
@@ -200,7 +324,8 @@ function M.on_edit()
   row = row - 1
   if bufnr == shown.bufnr and row == shown.row and col >= shown.col then
     local line = vim.api.nvim_buf_get_lines(bufnr, row, row + 1, false)[1] or ""
-    local rest = ghost.remaining(shown.text, line:sub(shown.col + 1, col))
+    local typed = line:sub(shown.col + 1, col)
+    local rest = ghost.remaining(shown.text, typed)
     if rest and rest ~= "" then
       if col ~= shown.col then
         shown.text, shown.col = rest, col
@@ -208,6 +333,14 @@ function M.on_edit()
       end
       return true
     end
+    if rest == "" then -- typed to its end: as good as accepted
+      local s = assert(shown)
+      hide(nil)
+      accepted(s, bufnr)
+      return false
+    end
+    hide("typed_over", typed)
+    return false
   end
   M.dismiss()
   return false

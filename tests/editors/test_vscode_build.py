@@ -172,7 +172,7 @@ def test_extension_starts_the_real_language_server(unpacked, tmp_path):
     """`codegemma lsp` offers what the extension relies on; no completion is requested (no model)."""
     document = tmp_path / "sample.py"
     document.write_text(SAMPLE)
-    settings = {"codegemma.server.command": sys.executable, "codegemma.server.args": ["-m", "engine.cli", "lsp"]}
+    settings = {"codegemma.server.command": sys.executable, "codegemma.server.args": ["-m", "cli", "lsp"]}
     scenario = {"line": 4, "character": 4, "settings": settings, "inline": False, "hint": False}
     env = {"PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"}
     report = run_host(unpacked, document, scenario, env)

@@ -34,6 +34,7 @@ from server.protocol import (
     OpenAICompletionRequest,
     OpenAICompletionResponse,
     Usage,
+    document_key,
     infill_response,
     openai_finish,
 )
@@ -55,6 +56,7 @@ REFUSALS: dict[int | str, dict[str, Any]] = {
           "content": {"text/event-stream": {"schema": SSE_EVENT}}},
     400: _refusal("invalid JSON or UTF-8, or a bad field (`param` names it)"),
     401: _refusal("missing or wrong API key (only when the server runs with --api-key)"),
+    409: _refusal("superseded: a newer request for the same `document` from this client arrived while it ran"),
     413: _refusal("the input is over --max-input-chars, or the body over the byte limit"),
     503: _refusal("the model is loading, or --max-pending requests are already running (see Retry-After)"),
 }  # fmt: skip
@@ -121,15 +123,17 @@ def create_app(service: CompletionService, *, api_key: str | None = None, cors_o
             raise ServerError(400, "n > 1 cannot be streamed; ask for n = 1 or stream = false", param="n")
         model = service.model_name or "unknown"
         fields = body.input_fields
+        client = request.client.host if request.client else None
+        document = document_key(client, body.document)
         if body.stream:
-            req = body.to_request(service.limits.default_max_tokens)
-            slot = service.admit(req, fields)  # a place among --max-pending before the 200 of a stream is sent
+            req = body.to_request(service.limits.default_max_tokens, client=client)
+            slot = service.admit(req, fields, document)  # a place among --max-pending before the 200 of a stream is sent
             return _sse(_openai_chunks(service, req, slot, model), slot, done="[DONE]")
         choices, prompt_tokens, completion_tokens = [], 0, 0
         request_id = new_request_id()
         for i in range(body.n):
-            req = body.to_request(service.limits.default_max_tokens, seed_offset=i)
-            done = await service.complete(req, request.is_disconnected, fields)
+            req = body.to_request(service.limits.default_max_tokens, seed_offset=i, client=client)
+            done = await service.complete(req, request.is_disconnected, fields, document)
             _log_done(req, done)
             choices.append(OpenAIChoice(text=done.text, index=i, finish_reason=openai_finish(done)))
             prompt_tokens = done.timings.prompt_tokens
@@ -143,10 +147,11 @@ def create_app(service: CompletionService, *, api_key: str | None = None, cors_o
         client = request.client.host if request.client else None
         req = body.to_request(service.limits.default_max_tokens, client=client)
         model = service.model_name or "unknown"
+        document = document_key(client, body.document)
         if body.stream:
-            slot = service.admit(req, body.input_fields)
+            slot = service.admit(req, body.input_fields, document)
             return _sse(_infill_chunks(service, req, slot, model, body.response_fields), slot)
-        done = await service.complete(req, request.is_disconnected, body.input_fields)
+        done = await service.complete(req, request.is_disconnected, body.input_fields, document)
         _log_done(req, done)
         return infill_response(done, model, body.response_fields)
 
@@ -195,11 +200,12 @@ def _sse(chunks: AsyncIterator[dict[str, Any]], slot: Slot, *, done: str | None 
             async with aclosing(chunks):  # closed at once when the client leaves: generation stops
                 async for chunk in chunks:
                     yield f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n"
+        except ServerError as exc:  # superseded, or the upstream failed: the message says it all
+            log.info("stream ended with %d: %s", exc.status, exc.message)
+            yield f"data: {error_body(exc.status, exc.message, exc.param).model_dump_json()}\n\n"
         except Exception as exc:
             log.exception("stream failed after it started")
-            status, param = (exc.status, exc.param) if isinstance(exc, ServerError) else (500, None)
-            message = exc.message if isinstance(exc, ServerError) else f"the completion failed ({type(exc).__name__})"
-            yield f"data: {error_body(status, message, param).model_dump_json()}\n\n"
+            yield f"data: {error_body(500, f'the completion failed ({type(exc).__name__})').model_dump_json()}\n\n"
         if done is not None:
             yield f"data: {done}\n\n"
 

@@ -59,6 +59,17 @@ def _offset_seed(seed: int | None, offset: int) -> int | None:
     return None if seed is None else (seed + offset) % 2**64 if offset else seed
 
 
+#: The `document` extension of both completion routes: the editor document the request completes (a URI or any
+#: stable id). A newer request for the same document from the same client supersedes this one while it runs
+#: (answered 409), and the prompt cache is the document's.
+DocumentId = Annotated[Text, Field(min_length=1, max_length=4096)]
+
+
+def document_key(client: str | None, document: str | None) -> str | None:
+    """The key of `client`'s `document`, or None: requests under one key supersede each other (`server.service`)."""
+    return f"{client}#doc:{document}" if client is not None and document else None
+
+
 # --- OpenAI legacy completions -------------------------------------------------
 
 
@@ -80,11 +91,12 @@ class OpenAICompletionRequest(Lenient):
     seed: Seed | None = None
     logprobs: None = Field(default=None, description="not supported; must be absent or null")
     echo: Literal[False] = False
-    #: Extensions: path of the file (shown to the model), and our post-processing switch.
+    #: Extensions: path of the file (shown to the model), our post-processing switch, and the editor document.
     path: Text | None = None
     raw: bool = False
+    document: DocumentId | None = None
 
-    def to_request(self, default_max_tokens: int, seed_offset: int = 0) -> CompletionRequest:
+    def to_request(self, default_max_tokens: int, seed_offset: int = 0, client: str | None = None) -> CompletionRequest:
         prompt = self.prompt if isinstance(self.prompt, str) else self.prompt[0]
         return CompletionRequest(
             prefix=prompt,
@@ -96,6 +108,7 @@ class OpenAICompletionRequest(Lenient):
             seed=_offset_seed(self.seed, seed_offset),
             stop=_stop_tuple(self.stop),
             raw=self.raw,
+            cache_key=document_key(client, self.document),
         )
 
 
@@ -155,9 +168,10 @@ class InfillRequest(Lenient):
     t_max_predict_ms: Annotated[float, Field(ge=0)] = 0
     id_slot: Integer = -1
     response_fields: list[Text] | None = None
-    #: Extensions: path of the file, and our post-processing switch.
+    #: Extensions: path of the file, our post-processing switch, and the editor document.
     path: Text | None = None
     raw: bool = False
+    document: DocumentId | None = None
 
     @field_validator("seed")
     @classmethod
@@ -184,11 +198,13 @@ class InfillRequest(Lenient):
         )
 
     def cache_key(self, client: str | None) -> str | None:
-        """Whose prompt cache this request uses: the client's slot, else its file, else the client."""
+        """Whose prompt cache this request uses: the client's slot, else its document, else its file, else the client."""
         if client is None:
             return None
         if self.id_slot >= 0:
             return f"{client}#slot{self.id_slot}"
+        if self.document:
+            return document_key(client, self.document)
         return f"{client}:{self.path}" if self.path else client
 
 

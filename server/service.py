@@ -5,7 +5,8 @@ what comes back into JSON or a stream. The service loads the model in the
 background (so `/health` can say "loading"), bounds how many requests may
 wait (answering 503 rather than queueing without end), runs the blocking
 backend call in a worker thread, and cancels generation when the client goes
-away.
+away or a newer request for the same editor document arrives (it supersedes
+the older one, whose upstream request, if any, is closed at its next chunk).
 """
 
 from __future__ import annotations
@@ -57,6 +58,8 @@ class CompletionService:
         self.upstream_error: str | None = None
         self._pending = 0
         self._pending_lock = threading.Lock()
+        #: The generating request of each editor document (`server.protocol.document_key`).
+        self._documents: dict[str, Slot] = {}
         self._ready = threading.Event()
 
     # --- lifecycle ---------------------------------------------------------
@@ -150,28 +153,42 @@ class CompletionService:
                 raise ServerError(503, f"the model failed to load: {self.error}")
             raise ServerError(503, "the model is still loading; retry when /health reports ok", retry_after=2)
 
-    def admit(self, request: CompletionRequest, fields: Mapping[str, str] | None = None) -> Slot:
+    def admit(self, request: CompletionRequest, fields: Mapping[str, str] | None = None,
+              document: str | None = None) -> Slot:  # fmt: skip
         """Check `request` and take one of the `max_pending` places for it, or refuse it.
 
         A stream takes its place before its 200 is sent, so a busy server answers 503 rather than a
-        stream that ends before it starts.
+        stream that ends before it starts. A request that generates for a `document` supersedes the
+        one still generating for it: that one is cancelled now and answered 409. Prompt-only requests
+        (`max_tokens` 0, cache warming) neither supersede nor are superseded.
         """
         self.check(request, fields)
+        document = document if request.max_tokens > 0 else None
         with self._pending_lock:
             if self._pending >= self.limits.max_pending:
                 raise ServerError(503, f"server busy: {self._pending} requests pending; retry shortly", retry_after=1)
             self._pending += 1
-        return Slot(self._release)
+            slot = Slot(lambda: self._release(slot, document))
+            older = self._documents.get(document) if document else None
+            if document:
+                self._documents[document] = slot
+        if older is not None:
+            log.info("%s supersedes the request still running for its document; cancelling that one",
+                     request.request_id)  # fmt: skip
+            older.supersede()
+        return slot
 
-    def _release(self) -> None:
+    def _release(self, slot: Slot, document: str | None) -> None:
         with self._pending_lock:
             self._pending -= 1
+            if document and self._documents.get(document) is slot:
+                del self._documents[document]
 
     async def complete(self, request: CompletionRequest, disconnected: Callable[[], Awaitable[bool]],
-                       fields: Mapping[str, str] | None = None) -> Completion:  # fmt: skip
-        """Run one completion; cancel it if `disconnected()` turns true while it runs."""
-        slot = self.admit(request, fields)
-        cancel = CancelToken()
+                       fields: Mapping[str, str] | None = None, document: str | None = None) -> Completion:  # fmt: skip
+        """Run one completion; cancel it if `disconnected()` turns true or a newer request supersedes it."""
+        slot = self.admit(request, fields, document)
+        cancel = slot.cancel
         backend = self.backend
         assert backend is not None
         try:
@@ -181,6 +198,7 @@ class CompletionService:
                 if not task.done() and await disconnected():
                     log.info("%s: client went away; cancelling", request.request_id)
                     cancel.cancel()
+            slot.check_superseded()
             return task.result()
         except asyncio.CancelledError:
             cancel.cancel()
@@ -197,7 +215,7 @@ class CompletionService:
         """
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[str | Completion | BaseException] = asyncio.Queue()
-        cancel = CancelToken()
+        cancel = slot.cancel
         backend = self.backend
         assert backend is not None
 
@@ -216,9 +234,11 @@ class CompletionService:
                 item = await queue.get()
                 if isinstance(item, BaseException):
                     raise refusal(item) if isinstance(item, PeerFailure) else item
-                yield item
                 if isinstance(item, Completion):
+                    slot.check_superseded()
+                    yield item
                     return
+                yield item
         finally:
             cancel.cancel()
             slot.release()
@@ -231,11 +251,24 @@ class Slot:
 
     A stream's place is released by whichever comes first: the stream ending, or its response ending
     (a client that leaves before the first chunk means the stream never runs its own cleanup).
+    `cancel` stops the request's generation (its client left, or a newer request superseded it).
     """
 
     def __init__(self, release: Callable[[], None]) -> None:
         self._give_back: Callable[[], None] | None = release
         self._lock = threading.Lock()
+        self.cancel = CancelToken()
+        self.superseded = False
+
+    def supersede(self) -> None:
+        self.superseded = True
+        self.cancel.cancel()
+
+    def check_superseded(self) -> None:
+        """Raise the 409 a superseded request is answered with (whatever text it had is stale)."""
+        if self.superseded:
+            raise ServerError(409, "superseded by a newer request for the same document; only the newest is "
+                              "answered (the older one was cancelled)")  # fmt: skip
 
     def release(self) -> None:
         with self._lock:

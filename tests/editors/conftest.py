@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from nvim_driver import NVIM, PLUGIN, ROOT
+from tests.editors.nvim_driver import NVIM, PLUGIN, ROOT
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from nvim_driver import events, needs_nvim, scripted_server, wait_for
+from tests.editors.nvim_driver import events, needs_nvim, scripted_server, wait_for
 
 pytestmark = needs_nvim
 

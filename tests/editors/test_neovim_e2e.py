@@ -17,7 +17,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from nvim_driver import ROOT, needs_nvim, wait_for
+from tests.editors.nvim_driver import ROOT, needs_nvim, wait_for
 
 pytestmark = needs_nvim
 

@@ -7,7 +7,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from nvim_driver import NVIM, PLUGIN, needs_nvim
+from tests.editors.nvim_driver import NVIM, PLUGIN, needs_nvim
 
 
 @needs_nvim

@@ -11,7 +11,7 @@ import json
 import re
 import subprocess
 
-from nvim_driver import NVIM, PLUGIN, ROOT, needs_nvim
+from tests.editors.nvim_driver import NVIM, PLUGIN, ROOT, needs_nvim
 
 from lsp.protocol import BACKENDS, MODES, Settings
 

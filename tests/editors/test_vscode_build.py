@@ -23,7 +23,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from nvim_driver import events, scripted_server
+from tests.editors.nvim_driver import events, scripted_server
 
 ROOT = Path(__file__).resolve().parents[2]
 VSCODE = ROOT / "editors" / "vscode"

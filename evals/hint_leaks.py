@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from engine.defaults import DTYPE
 from engine.loading import DTYPES
 
 #: Regular expressions for code tokens, each with a name for the report.
@@ -171,8 +172,8 @@ def main(argv: list[str] | None = None) -> int:
                         "(default: inline)")  # fmt: skip
     parser.add_argument("--red-team", action="store_true",
                         help="ask without the tutoring rules and examples, inviting code: stress-tests the guard")  # fmt: skip
-    parser.add_argument("--dtype", default="auto", choices=DTYPES,
-                        help="weight type of the hint model, as `codegemma lsp --dtype` (default: auto)")  # fmt: skip
+    parser.add_argument("--dtype", default=DTYPE, choices=DTYPES,
+                        help=f"weight type of the hint model, as `codegemma lsp --dtype` (default: {DTYPE})")  # fmt: skip
     parser.add_argument("--out", type=Path, default=Path("hint_leaks.jsonl"), help="results file (JSONL, resumable)")
     args = parser.parse_args(argv)
     points = [float(p) for p in args.points.split(",") if p.strip()]

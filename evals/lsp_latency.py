@@ -30,6 +30,8 @@ from pathlib import Path
 
 from lsprotocol import types
 
+from engine.defaults import CONTEXT_TOKENS
+
 
 def cursor_points(text: str, count: int) -> list[types.Position]:
     """Ends of `count` non-blank lines spread over the file (skipping the first few)."""
@@ -123,7 +125,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="file to complete in (default: fim/budget.py)")  # fmt: skip
     parser.add_argument("--requests", type=int, default=10, help="measured requests (default: 10)")
     parser.add_argument("--max-tokens", type=int, default=16, help="tokens per completion (default: 16)")
-    parser.add_argument("--context-tokens", type=int, default=1024, help="prompt budget, both ways (default: 1024)")
+    parser.add_argument("--context-tokens", type=int, default=CONTEXT_TOKENS,
+                        help=f"prompt budget, both ways (default: {CONTEXT_TOKENS})")  # fmt: skip
     parser.add_argument("--out", type=Path, help="also write the result as JSON here")
     args = parser.parse_args(argv)
     if not args.file.is_file():

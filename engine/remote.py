@@ -1,7 +1,7 @@
 """Backends that ask a completion server over HTTP: ours, llama.cpp, OpenAI-compatible, Ollama.
 
 Each provider is one build/parse pair: `build` turns a `CompletionRequest`
-into that server's JSON, `parse` turns one answer (or one streamed chunk)
+into that server's JSON (an `engine.wire` model), `parse` turns one answer (or one streamed chunk)
 back into wire-neutral `Parsed` facts, which `engine.transport` turns into a
 `Completion`. Nothing outside these two modules sees provider JSON, so the
 language server and the evaluation harness treat a peer exactly like the
@@ -15,6 +15,7 @@ from typing import Any
 from engine.backend import Backend, CompletionRequest, Timings
 from engine.errors import EngineError
 from engine.transport import READ_TIMEOUT_S, HttpBackend, Parsed, finish_from_reason, finish_from_stop_type
+from engine.wire import LlamaCppInfill, OllamaGenerate, OpenAICompletion
 
 __all__ = ["LlamaCppBackend", "OurServerBackend", "OpenAIBackend", "OllamaBackend", "HttpBackend",
            "backend_from_spec", "parse_backend_spec", "KINDS", "DEFAULT_URLS"]
@@ -30,32 +31,7 @@ class LlamaCppBackend(HttpBackend):
     kind = "llama.cpp"
 
     def build(self, request: CompletionRequest, stream: bool) -> dict[str, Any]:
-        return {
-            "input_prefix": request.prefix,
-            "input_suffix": request.suffix,
-            "input_extra": [{"filename": c.path, "text": c.content} for c in request.context],
-            "prompt": "",
-            "n_indent": request.n_indent,
-            **self.generation_fields(request, stream),
-        }
-
-    @staticmethod
-    def generation_fields(request: CompletionRequest, stream: bool) -> dict[str, Any]:
-        """How llama.cpp is to generate: the fields `/infill` and `/completion` share."""
-        body: dict[str, Any] = {
-            "n_predict": request.max_tokens,
-            "temperature": request.temperature,
-            "top_p": request.top_p,
-            "top_k": request.top_k,
-            "stop": list(request.stop),
-            "stream": stream,
-            "cache_prompt": True,
-        }
-        if request.seed is not None:
-            body["seed"] = request.seed
-        if request.time_limit_ms:
-            body["t_max_predict_ms"] = request.time_limit_ms
-        return body
+        return LlamaCppInfill.of(request, stream).json_body()
 
     def parse(self, body: dict[str, Any]) -> Parsed:
         done = bool(body.get("stop", False))
@@ -94,13 +70,8 @@ class OurServerBackend(LlamaCppBackend):
     kind = "http"
 
     def build(self, request: CompletionRequest, stream: bool) -> dict[str, Any]:
-        body = super().build(request, stream)
-        body["raw"] = request.raw
-        if request.path:
-            body["path"] = request.path
-        if request.cache_key:
-            body["document"] = request.cache_key
-        return body
+        extensions = {"raw": request.raw, "path": request.path or None, "document": request.cache_key or None}
+        return LlamaCppInfill.of(request, stream, **extensions).json_body()
 
 
 # --- OpenAI legacy completions -------------------------------------------------
@@ -128,24 +99,7 @@ class OpenAIBackend(HttpBackend):
         return self.base + "/completions"
 
     def build(self, request: CompletionRequest, stream: bool) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "prompt": request.prefix,
-            "suffix": request.suffix,
-            "max_tokens": request.max_tokens,
-            "temperature": request.temperature,
-            "top_p": request.top_p,
-            "n": 1,
-            "stream": stream,
-        }
-        if self.model:
-            body["model"] = self.model
-        if request.stop:
-            body["stop"] = list(request.stop)
-        if request.seed is not None:
-            body["seed"] = request.seed
-        if stream:
-            body["stream_options"] = {"include_usage": True}
-        return body
+        return OpenAICompletion.of(request, stream, self.model).json_body()
 
     def parse(self, body: dict[str, Any]) -> Parsed:
         choices = body.get("choices") or []
@@ -179,20 +133,7 @@ class OllamaBackend(HttpBackend):
         self.name += f"#{model}"
 
     def build(self, request: CompletionRequest, stream: bool) -> dict[str, Any]:
-        options: dict[str, Any] = {
-            "num_predict": request.max_tokens,
-            "temperature": request.temperature,
-            "top_p": request.top_p,
-        }
-        if request.top_k:
-            options["top_k"] = request.top_k
-        if request.seed is not None:
-            options["seed"] = request.seed
-        if request.stop:
-            options["stop"] = list(request.stop)
-        # raw=False: Ollama's template is what turns prompt + suffix into a FIM prompt.
-        return {"model": self.model, "prompt": request.prefix, "suffix": request.suffix, "raw": False,
-                "stream": stream, "options": options}  # fmt: skip
+        return OllamaGenerate.of(request, stream, self.model).json_body()
 
     def parse(self, body: dict[str, Any]) -> Parsed:
         if "error" in body:

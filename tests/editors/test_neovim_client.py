@@ -28,12 +28,12 @@ def total_of(values):
 BODY_ROW = 5
 
 
-def start(nvim, tmp_path, *, completion="turn total", delay=0.2, **opts):
+def start(nvim, tmp_path, *, completion="turn total", delay=0.2, alternatives=None, **opts):
     """setup() with the scripted server, open a Python file, wait until the server is ready."""
     log = tmp_path / "server.jsonl"
     path = tmp_path / "totals.py"
     path.write_text(SOURCE)
-    options = {**scripted_server(log, completion, delay), "debounce_ms": 80, **opts}
+    options = {**scripted_server(log, completion, delay, alternatives), "debounce_ms": 80, **opts}
     nvim.exec_lua("require('codegemma').setup(...)", options)
     nvim.command(f"edit {path}")
     wait_for(lambda: nvim.exec_lua(

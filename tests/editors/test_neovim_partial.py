@@ -10,23 +10,15 @@ from __future__ import annotations
 import time
 
 import pytest
-from tests.editors.nvim_driver import events, needs_nvim, scripted_server, wait_for
+from tests.editors.nvim_driver import events, needs_nvim, wait_for
 from tests.editors.test_neovim_client import BODY_ROW, SOURCE, ghost, insert_at_body, line
+from tests.editors.test_neovim_client import start as start_scripted
 
 pytestmark = needs_nvim
 
 
-def start(nvim, tmp_path, *, completion="return total", delay=0.2, alternatives=None, **opts):
-    log = tmp_path / "server.jsonl"
-    path = tmp_path / "totals.py"
-    path.write_text(SOURCE)
-    options = {**scripted_server(log, completion, delay, alternatives), "debounce_ms": 80, **opts}
-    nvim.exec_lua("require('codegemma').setup(...)", options)
-    nvim.command(f"edit {path}")
-    wait_for(lambda: nvim.exec_lua(
-        "local c = vim.lsp.get_clients({ name = 'codegemma', bufnr = 0 })[1]; return c ~= nil and c.initialized"
-    ), 30, "the scripted server to initialize")  # fmt: skip
-    return log
+def start(nvim, tmp_path, *, completion="return total", **opts):
+    return start_scripted(nvim, tmp_path, completion=completion, **opts)[0]
 
 
 def suggestion_events(log):

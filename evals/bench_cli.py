@@ -110,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
 
     from engine.backend import CompletionRequest
     from evals.latency import replay_concurrent, replay_serial, summarize
-    from evals.results import write_json_atomic
+    from evals.results import machine, machine_line, write_json_atomic
     from evals.sources import file_requests, typing_sequences
 
     _check(args)
@@ -156,7 +156,8 @@ def run(args: argparse.Namespace) -> int:
     config = {k: getattr(args, k) for k in ("requests", "typing", "typing_chars", "max_tokens", "prefix_chars",
                                             "suffix_chars", "seed", "concurrency", "raw")}  # fmt: skip
     config["python"] = platform.python_version()
-    write_json_atomic(output, {"config": config, "backends": summaries})
+    write_json_atomic(output, {"config": config, "machine": machine(), "backends": summaries})
+    print(machine_line())
     print(latency_table(summaries, args.concurrency))
     print(f"summary: {output}", file=sys.stderr)
     for label, summary in summaries.items():

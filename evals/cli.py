@@ -102,7 +102,7 @@ def run_humaneval(args: argparse.Namespace) -> int:
     from cli.options import backend_from_args
     from evals.harness import EvalConfig, config_record, run_tasks
     from evals.humaneval import build, choose
-    from evals.results import ResultsFile, write_json_atomic
+    from evals.results import ResultsFile, machine, machine_line, write_json_atomic
 
     temperature = args.temperature if args.temperature is not None else (0.8 if args.samples > 1 else 0.0)
     config = EvalConfig(
@@ -131,7 +131,8 @@ def run_humaneval(args: argparse.Namespace) -> int:
     finally:
         backend.close()
     summary_path = output.with_suffix(".summary.json")
-    write_json_atomic(summary_path, {"config": record, "summary": summary})
+    write_json_atomic(summary_path, {"config": record, "machine": machine(), "summary": summary})
+    print(machine_line())
     print(summary_table([(output, record, summary)]))
     print(f"outcomes: {json.dumps(summary['outcomes'])}", file=sys.stderr)
     return 0

@@ -25,8 +25,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import platform
 import shlex
 import sys
 import time
@@ -70,18 +68,9 @@ def make_driver(spec: str, scale: float = 1.0, seed: int = 0) -> Any:
     raise EvalError(f"--driver {spec!r}: the kind must be lsp or llama.vim, not {kind!r}")
 
 
-def machine() -> dict[str, Any]:
-    """The CPU the figures were measured on: model, the flags that matter, cores."""
-    from engine.cpu import REPORTED_FLAGS, cpu_flags, describe_cpu
-
-    flags = cpu_flags()
-    return {"cpu": describe_cpu(), "flags": [f for f in REPORTED_FLAGS if f in flags], "cores": os.cpu_count(),
-            "python": platform.python_version()}  # fmt: skip
-
-
 def run(args: argparse.Namespace) -> int:
     from evals.replay import build_sessions, replay
-    from evals.results import write_json_atomic
+    from evals.results import machine, machine_line, write_json_atomic
 
     for flag in ("sessions", "lines"):
         if getattr(args, flag) <= 0:
@@ -104,6 +93,7 @@ def run(args: argparse.Namespace) -> int:
     summaries = {name: r.summary() for name, r in results.items()}
     config = {"sessions": args.sessions, "lines": args.lines, "seed": args.seed, "files": [s.name for s in sessions]}
     write_json_atomic(output, {"config": config, "machine": machine(), "drivers": summaries})
+    print(machine_line())
     print(replay_table(summaries))
     print(f"summary: {output}", file=sys.stderr)
     for name, s in summaries.items():

@@ -10,10 +10,27 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 from pathlib import Path
 from typing import Any
 
 from evals.errors import EvalError
+
+
+def machine() -> dict[str, Any]:
+    """The CPU the figures were measured on: model, the flags that matter, cores (every report's JSON has it)."""
+    from engine.cpu import REPORTED_FLAGS, cpu_flags, describe_cpu
+
+    flags = cpu_flags()
+    return {"cpu": describe_cpu(), "flags": [f for f in REPORTED_FLAGS if f in flags], "cores": os.cpu_count(),
+            "python": platform.python_version()}  # fmt: skip
+
+
+def machine_line() -> str:
+    """The line printed above every report's table, naming the machine."""
+    from engine.cpu import describe_cpu
+
+    return f"machine: {describe_cpu()}"
 
 
 def write_json_atomic(path: Path, data: Any) -> None:

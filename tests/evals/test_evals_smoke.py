@@ -12,6 +12,7 @@ import json
 import pytest
 
 from cli.main import main
+from engine.cpu import describe_cpu
 
 pytestmark = pytest.mark.model
 
@@ -28,9 +29,12 @@ def test_eval_runs_judges_and_resumes(bundled_server, tmp_path, capsys):
     for r in records:
         assert r["result"] == "passed" or r["result"].startswith(("failed", "timed out"))
         assert 0 <= r["generated_tokens"] <= 8 and r["latency_ms"] > 0
-    summary = json.loads(out.with_suffix(".summary.json").read_text())["summary"]
+    report = json.loads(out.with_suffix(".summary.json").read_text())
+    summary = report["summary"]
     assert summary["tasks"] == 2 and 0 <= summary["pass@1"] <= 100
-    assert "| pass@1 |" in capsys.readouterr().out
+    assert report["machine"]["cpu"] == describe_cpu()
+    printed = capsys.readouterr().out
+    assert "| pass@1 |" in printed and f"machine: {describe_cpu()}" in printed
     assert main(args + ["--resume"]) == 0  # nothing left to do: no new records
     assert len(out.read_text().splitlines()) == 3
     assert main(args) == 2  # refuses to overwrite
@@ -50,4 +54,6 @@ def test_bench_measures_two_backends_side_by_side(bundled_server, tmp_path, caps
         assert summary["median_ms"] > 0 and summary["typing_after_first_median_ms"] > 0
         assert summary["mean_generated_tokens"] <= 4
     assert len(out.with_suffix(".samples.jsonl").read_text().splitlines()) == 6
-    assert "median vs 1st row" in capsys.readouterr().out
+    assert report["machine"]["cpu"] == describe_cpu() and report["machine"]["cores"] > 0
+    printed = capsys.readouterr().out
+    assert "median vs 1st row" in printed and f"machine: {describe_cpu()}" in printed

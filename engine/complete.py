@@ -2,6 +2,7 @@
 
   codegemma complete app.py --line 12 --column 9
   codegemma complete app.py --line 12 --server http://127.0.0.1:8080   # ask a running server
+  codegemma complete src/app.py --line 12 --workspace .                  # with definitions from other files
 
 Lines and columns count from 1; the column counts characters, and defaults
 to the end of the line. The completion goes to standard output as it is
@@ -33,6 +34,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--raw", action="store_true", help="switch post-processing off (show what the model wrote)")
     parser.add_argument("--server", help="URL of a running `codegemma serve` to ask instead of loading a model")
     parser.add_argument("--api-key", help="bearer token for --server (env: CODEGEMMA_API_KEY)")
+    parser.add_argument("--workspace", type=Path, metavar="DIR",
+                        help="index this directory and show the model the definitions, outlines and similar code "
+                        "of other files that the cursor needs (repository context)")  # fmt: skip
     add_model_arguments(parser)
 
 
@@ -62,10 +66,19 @@ def run(args: argparse.Namespace) -> int:
     prefix, suffix = split_at_cursor(text, args.line, args.column)
     if args.max_tokens <= 0:
         raise EngineError(f"--max-tokens must be positive, not {args.max_tokens}")
+    context = ()
+    if args.workspace is not None:
+        from repo_context.service import RepoContext
+
+        if not args.workspace.is_dir():
+            raise EngineError(f"--workspace {args.workspace} is not a directory")
+        repo = RepoContext(args.workspace, args.context_tokens, background=False)
+        context = repo.context_for(str(args.file.resolve()), prefix, suffix)
     request = CompletionRequest(
         prefix=prefix,
         suffix=suffix,
         path=args.file.name,
+        context=context,
         max_tokens=args.max_tokens,
         temperature=args.temperature,
         raw=args.raw,

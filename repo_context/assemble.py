@@ -22,7 +22,7 @@ from fim.outline import outline
 from fim.prompt import ContextFile
 from repo_context.lexical import query_text
 from repo_context.ring import ChunkRing
-from repo_context.tags import Definition, names_near
+from repo_context.tags import ELLIPSIS, Definition, names_near
 from repo_context.workspace import Snapshot
 
 #: Every source, in prompt order (least relevant first).
@@ -35,6 +35,8 @@ MAX_DEFINITIONS_PER_NAME = 2
 MAX_WINDOWS = 4
 #: A file the index does not hold yet has its imports read from this many first characters.
 IMPORT_HEAD_CHARS = 64 * 1024
+#: A snippet whose lines are this much in more relevant snippets of its file is not shown again.
+REPEATED_SHARE = 0.8
 #: Tokens a snippet costs beyond its text (its path line and separator).
 SNIPPET_OVERHEAD = 2
 
@@ -141,7 +143,7 @@ def _spend(by_source: dict[str, list[_Piece]], budget: int, count: TokenCounter)
     for source in reversed(SOURCES):
         for piece in by_source[source]:
             need = count(piece.text) + SNIPPET_OVERHEAD
-            if need <= left:
+            if need <= left and not _repeats(piece, kept):
                 kept.append(piece)
                 left -= need
         if source == "defs":  # bodies where signatures were, most relevant first, while they fit
@@ -151,6 +153,20 @@ def _spend(by_source: dict[str, list[_Piece]], budget: int, count: TokenCounter)
                     if extra <= left:
                         piece.text, left = piece.full, left - extra
     return kept
+
+
+def _lines(text: str) -> set[str]:
+    return {line.strip().removesuffix(ELLIPSIS).strip() for line in text.split("\n") if line.strip()}
+
+
+def _repeats(piece: _Piece, kept: list[_Piece]) -> bool:
+    """True when most of `piece`'s lines are already in a more relevant kept piece of the same file."""
+    mine = _lines(piece.text)
+    shown: set[str] = set()
+    for other in kept:
+        if other.path == piece.path:
+            shown |= _lines(other.text)
+    return bool(mine) and len(mine & shown) >= REPEATED_SHARE * len(mine)
 
 
 def _by_path(pieces: list[_Piece]) -> list[tuple[str, list[_Piece]]]:

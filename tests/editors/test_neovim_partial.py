@@ -183,3 +183,13 @@ def test_checkhealth_shows_the_backend_state(nvim, tmp_path):
     report = "\n".join(nvim.current.buffer[:])
     # The scripted server's counters: 1 request, 0 cancelled, 12 ms.
     assert "backend local: 1 requests (0 cancelled), median latency 12 ms" in report, report
+
+
+def test_typing_a_suggestion_to_its_end_counts_as_accepting_it(nvim, tmp_path):
+    log = start(nvim, tmp_path, completion="pass", auto_trigger=False)
+    insert_at_body(nvim)
+    shown_with_trigger(nvim)
+    nvim.input("pass")
+    wait_for(lambda: suggestion_events(log), 5, "an event")
+    assert suggestion_events(log) == [("item-1", "accepted", "pass", "")]
+    assert line(nvim) == "    pass" and ghost(nvim) is None

@@ -16,7 +16,7 @@ from engine.defaults import CONTEXT_TOKENS, DTYPE
 from engine.errors import EngineError
 from engine.loading import DTYPES, set_threads
 from engine.prompt_cache import DEFAULT_CACHE_REUSE, DEFAULT_PROMPT_CACHE_MB
-from engine.remote import DEFAULT_URLS, KINDS, backend_from_spec
+from engine.specs import DEFAULT_URLS, KINDS, backend_from_spec
 from engine.transport import READ_TIMEOUT_S
 
 

@@ -28,7 +28,8 @@ from engine.defaults import CONTEXT_TOKENS
 from engine.errors import EngineError
 from engine.previous import RecentCompletions
 from engine.prompting import fitted_prompt, request_filter
-from engine.remote import LlamaCppBackend, OpenAIBackend, _flag, parse_backend_spec
+from engine.remote import LlamaCppBackend, OpenAIBackend
+from engine.specs import _flag, parse_backend_spec
 from engine.transport import READ_TIMEOUT_S, HttpBackend, PeerFailure
 from engine.wire import LlamaCppCompletion, OpenAICompletion, Tokenize
 from fim.budget import TokenCounter

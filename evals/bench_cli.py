@@ -81,7 +81,7 @@ def _check(args: argparse.Namespace) -> None:
 def open_backends(args: argparse.Namespace) -> dict[str, Any]:
     """Label -> backend: the --backend one first (the baseline), then each --compare."""
     from cli.options import backend_from_args
-    from engine.remote import backend_from_spec, parse_backend_spec
+    from engine.specs import backend_from_spec, parse_backend_spec
 
     specs = [parse_backend_spec(spec) for spec in args.compare]  # fail on a typo before loading anything
     backends: dict[str, Any] = {}

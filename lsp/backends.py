@@ -8,7 +8,7 @@ load. The in-process model is shared: with the default settings, completions
 and hints use one copy of the bundled model's weights.
 
 Remote backends (our HTTP server, llama.cpp, OpenAI-compatible, Ollama) come
-from `engine.remote.backend_from_spec` and cost nothing to build.
+from `engine.specs.backend_from_spec` and cost nothing to build.
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ class Backends:
             lm = await self._fim_model(settings)
             backend: Backend = LocalBackend(lm, context_tokens=settings.context_tokens)
         else:
-            from engine.remote import backend_from_spec
+            from engine.specs import backend_from_spec
 
             backend = backend_from_spec(settings.backend, settings.url, model=settings.model, api_key=settings.api_key)
         if self._backend is not None and self._backend[0] == key:  # another request built it meanwhile

@@ -7,7 +7,7 @@ from dataclasses import replace
 from engine.backend import CancelToken, CompletionRequest
 from engine.baseline import PlainGenerateBackend
 from engine.local import LocalBackend
-from engine.remote import backend_from_spec
+from engine.specs import backend_from_spec
 
 
 def test_baseline_is_float32_whatever_auto_picks(tiny_model_dir):

@@ -14,14 +14,8 @@ from fastapi.responses import JSONResponse, StreamingResponse
 
 from engine.backend import CancelToken, CompletionRequest
 from engine.errors import EngineError
-from engine.remote import (
-    LlamaCppBackend,
-    OllamaBackend,
-    OpenAIBackend,
-    OurServerBackend,
-    backend_from_spec,
-    parse_backend_spec,
-)
+from engine.remote import LlamaCppBackend, OllamaBackend, OpenAIBackend, OurServerBackend
+from engine.specs import backend_from_spec, parse_backend_spec
 from fim.prompt import ContextFile
 from tests.servers import serving
 

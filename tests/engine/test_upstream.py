@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from engine.errors import EngineError
-from engine.remote import parse_backend_spec
+from engine.specs import parse_backend_spec
 from engine.upstream import RawLlamaCpp, RawOpenAI, estimate_tokens, family_from_name, upstream_from_spec
 
 SECRET = "sk-upstream-0123456789"

@@ -14,7 +14,7 @@ import secrets
 import sys
 import time
 from contextlib import aclosing
-from typing import Any, AsyncIterator, Iterable
+from typing import Any, AsyncIterator, Iterable, Literal
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
@@ -30,7 +30,9 @@ from server.protocol import (
     InfillRequest,
     ModelCard,
     ModelList,
+    InfillChunk,
     OpenAIChoice,
+    OpenAICompletionChunk,
     OpenAICompletionRequest,
     OpenAICompletionResponse,
     Usage,
@@ -216,10 +218,9 @@ async def _openai_chunks(service: CompletionService, req: CompletionRequest, slo
                          model: str) -> AsyncIterator[Any]:  # fmt: skip
     created = int(time.time())
 
-    def chunk(text: str, finish: str | None) -> dict[str, Any]:
-        choice = {"text": text, "index": 0, "logprobs": None, "finish_reason": finish}
-        return {"id": req.request_id, "object": "text_completion", "created": created, "model": model,
-                "choices": [choice]}  # fmt: skip
+    def chunk(text: str, finish: Literal["stop", "length"] | None) -> dict[str, Any]:
+        choice = OpenAIChoice(text=text, index=0, finish_reason=finish)
+        return OpenAICompletionChunk(id=req.request_id, created=created, model=model, choices=[choice]).model_dump()
 
     async with aclosing(service.stream(req, slot)) as items:
         async for item in items:
@@ -241,4 +242,4 @@ async def _infill_chunks(
                 final["content"] = ""  # already streamed piece by piece, as llama.cpp does
                 yield final
             elif item:
-                yield {"index": 0, "content": item, "stop": False, "id_slot": 0}
+                yield InfillChunk(content=item).model_dump()

@@ -2,8 +2,10 @@
 
 Requests ignore fields they do not know (clients send many), validate the
 ones they use, and convert themselves into the wire-neutral
-`CompletionRequest`; responses are built from a `Completion`. Editors, the
-remote backends and the tests import these same models.
+`CompletionRequest`; responses and stream chunks are models too, built from
+a `Completion`. The bodies our remote backends send are `engine.wire` models
+(the engine does not import the server); `tests/engine/test_wire.py` checks
+that this server reads them.
 """
 
 from __future__ import annotations
@@ -125,12 +127,17 @@ class OpenAIChoice(BaseModel):
     finish_reason: Literal["stop", "length"] | None
 
 
-class OpenAICompletionResponse(BaseModel):
+class OpenAICompletionChunk(BaseModel):
+    """One event of a streamed completion (`choices` holds one piece of text, or the finish reason)."""
+
     id: str
     object: Literal["text_completion"] = "text_completion"
     created: int = Field(default_factory=lambda: int(time.time()))
     model: str
     choices: list[OpenAIChoice]
+
+
+class OpenAICompletionResponse(OpenAICompletionChunk):
     usage: Usage | None = None
 
 
@@ -208,41 +215,75 @@ class InfillRequest(Lenient):
         return f"{client}:{self.path}" if self.path else client
 
 
-def infill_timings(completion: Completion) -> dict[str, float]:
-    t = completion.timings
-    evaluated = t.prompt_tokens - t.cached_tokens
-    return {
-        "prompt_n": evaluated,
-        "prompt_ms": t.prompt_ms,
-        "prompt_per_token_ms": t.prompt_ms / evaluated if evaluated else 0.0,
-        "prompt_per_second": evaluated / (t.prompt_ms / 1000) if t.prompt_ms else 0.0,
-        "predicted_n": t.generated_tokens,
-        "predicted_ms": t.generate_ms,
-        "predicted_per_token_ms": t.generate_ms / t.generated_tokens if t.generated_tokens else 0.0,
-        "predicted_per_second": t.generated_tokens / (t.generate_ms / 1000) if t.generate_ms else 0.0,
-    }
+class InfillChunk(BaseModel):
+    """One piece of a streamed `/infill` answer, as llama.cpp sends it."""
+
+    index: int = 0
+    content: str
+    stop: bool = False
+    id_slot: int = 0
+
+
+class InfillTimings(BaseModel):
+    """llama.cpp's `timings`: `prompt_n` counts the prompt tokens evaluated (not taken from the cache)."""
+
+    prompt_n: int
+    prompt_ms: float
+    prompt_per_token_ms: float
+    prompt_per_second: float
+    predicted_n: int
+    predicted_ms: float
+    predicted_per_token_ms: float
+    predicted_per_second: float
+
+    @classmethod
+    def of(cls, completion: Completion) -> InfillTimings:
+        t = completion.timings
+        evaluated = t.prompt_tokens - t.cached_tokens
+        return cls(
+            prompt_n=evaluated,
+            prompt_ms=t.prompt_ms,
+            prompt_per_token_ms=t.prompt_ms / evaluated if evaluated else 0.0,
+            prompt_per_second=evaluated / (t.prompt_ms / 1000) if t.prompt_ms else 0.0,
+            predicted_n=t.generated_tokens,
+            predicted_ms=t.generate_ms,
+            predicted_per_token_ms=t.generate_ms / t.generated_tokens if t.generated_tokens else 0.0,
+            predicted_per_second=t.generated_tokens / (t.generate_ms / 1000) if t.generate_ms else 0.0,
+        )
+
+
+class InfillResponse(InfillChunk):
+    """llama.cpp's final `/infill` answer (also the last chunk of a stream, its `content` then empty)."""
+
+    stop: bool = True
+    model: str
+    tokens_predicted: int
+    tokens_evaluated: int
+    tokens_cached: int
+    truncated: bool
+    stop_type: str
+    stopping_word: str
+    timings: InfillTimings
+
+    @classmethod
+    def of(cls, completion: Completion, model: str) -> InfillResponse:
+        t = completion.timings
+        return cls(
+            content=completion.text,
+            model=model,
+            tokens_predicted=t.generated_tokens,
+            tokens_evaluated=t.prompt_tokens,
+            tokens_cached=t.cached_tokens,
+            truncated=completion.truncated,
+            stop_type=completion.stop_type,
+            stopping_word=completion.stopping_word or "",
+            timings=InfillTimings.of(completion),
+        )
 
 
 def infill_response(completion: Completion, model: str, fields: list[str] | None = None) -> dict[str, Any]:
-    """llama.cpp's final `/infill` answer (also the last chunk of a stream)."""
-    t = completion.timings
-    body: dict[str, Any] = {
-        "index": 0,
-        "content": completion.text,
-        "id_slot": 0,
-        "stop": True,
-        "model": model,
-        "tokens_predicted": t.generated_tokens,
-        "tokens_evaluated": t.prompt_tokens,
-        "tokens_cached": t.cached_tokens,
-        "truncated": completion.truncated,
-        "stop_type": completion.stop_type,
-        "stopping_word": completion.stopping_word or "",
-        "timings": infill_timings(completion),
-    }
-    if fields:
-        body = {k: v for k, v in body.items() if k in fields}
-    return body
+    """The final `/infill` answer as JSON, only `fields` of it when the client asked (`response_fields`)."""
+    return InfillResponse.of(completion, model).model_dump(include=set(fields) if fields else None)
 
 
 # --- health and models ---------------------------------------------------------

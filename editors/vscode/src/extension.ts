@@ -81,7 +81,7 @@ function clientOptions(): LanguageClientOptions {
         if (!status?.enabled(document.languageId)) {
           return undefined;
         }
-        const result = await status.request(async () => await next(document, position, context, token));
+        const result = await status.request(async () => await next(document, position, context, token), token);
         if (!token.isCancellationRequested) {
           tracker.shown(document.uri.toString(), document.offsetAt(position), candidates(result));
         }

@@ -34,14 +34,16 @@ export class Status implements vscode.Disposable {
     return vscode.workspace.getConfiguration(SECTION, scope).get<boolean>("enable", true);
   }
 
-  /** Runs one completion request with the spinner shown; records its latency when it answered. */
-  async request<T>(run: () => Promise<T>): Promise<T> {
+  /** Runs one completion request with the spinner shown; records its latency unless it was cancelled. */
+  async request<T>(run: () => Promise<T>, token: vscode.CancellationToken): Promise<T> {
     const started = Date.now();
     this.running++;
     this.update();
     try {
       const result = await run();
-      this.latencyMs = Date.now() - started;
+      if (!token.isCancellationRequested) {
+        this.latencyMs = Date.now() - started;
+      }
       return result;
     } finally {
       this.running--;

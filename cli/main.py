@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "pack": "training.pack_cli",
     "train": "training.train_cli",
     "merge": "training.merge_cli",
+    "feedback": "training.feedback_cli",
 }
 
 #: Errors whose message is meant for the user: printed as one line, no traceback.

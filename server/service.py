@@ -16,7 +16,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from typing import AsyncIterator, Awaitable, Callable, Mapping
+from typing import Any, AsyncIterator, Awaitable, Callable, Mapping
 
 from engine.backend import Backend, CancelToken, Completion, CompletionRequest
 from engine.defaults import MAX_TOKENS
@@ -95,6 +95,11 @@ class CompletionService:
             return None
         return {"entries": len(pool), "mb": round(pool.nbytes / 2**20, 1), "limit_mb": round(pool.max_bytes / 2**20, 1)}
 
+    def context_budget(self) -> dict[str, Any] | None:
+        """The backend's `--context-tokens auto` state (`engine.auto_budget.AutoBudget.to_json`), if it has one."""
+        auto = getattr(self.backend, "auto", None)
+        return auto.to_json() if auto is not None else None
+
     def wait_ready(self, timeout: float | None = None) -> bool:
         return self._ready.wait(timeout)
 
@@ -123,7 +128,7 @@ class CompletionService:
         return self._pending
 
     def check(self, request: CompletionRequest, fields: Mapping[str, str] | None = None) -> None:
-        """Refuse a request the service cannot take now (too big, busy, model not loaded).
+        """Refuse a request the service cannot take (too big, model not loaded); `admit` also refuses when busy.
 
         `fields` maps the parts of the input (`prefix`, `suffix`, `path`, `context`) to the request
         fields they came from, so that a 413 names the largest one as the client spelled it.
@@ -145,9 +150,6 @@ class CompletionService:
                 f"{self.limits.max_input_chars} in all; send less context",
                 param=names[largest],
             )
-        with self._pending_lock:
-            if self._pending >= self.limits.max_pending:
-                raise ServerError(503, f"server busy: {self._pending} requests pending; retry shortly", retry_after=1)
         if self.backend is None:
             if self.error:
                 raise ServerError(503, f"the model failed to load: {self.error}")

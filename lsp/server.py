@@ -44,6 +44,7 @@ from lsp.backends import Backends
 from lsp.context import related_files
 from lsp.documents import Document, DocumentStore, column_to_index, uri_to_path
 from lsp.errors import LspError
+from lsp.feedback import ServerFeedback
 from lsp.framing import CHUNK, serve, stdin_chunks
 from lsp.prefetch import Prefetcher
 from lsp.protocol import (
@@ -78,6 +79,9 @@ class CodegemmaServer(LanguageServer):
         self.telemetry = Telemetry()
         #: Called as `hook(event, shown_item)` for each `codegemma/event` about an item this server showed.
         self.on_event: list[Callable[[SuggestionEvent, ShownItem], None]] = []
+        #: The opt-in feedback log (setting feedback_log): shown items, their fates, retention.
+        self.feedback = ServerFeedback(self)
+        self.on_event.append(self.feedback.on_event)
         self._reported: set[str] = set()
 
     # --- transport: pygls' frame reader replaced by one that recovers (lsp.framing) ---------
@@ -342,11 +346,13 @@ def create_server(
         # An edit makes any running completion of this document stale: stop it.
         ls.inflight.cancel(params.text_document.uri)
         ls.documents.change(params.text_document.uri, params.text_document.version, params.content_changes)
+        ls.feedback.edited(params.text_document.uri)
         ls.prefetch.edited(params.text_document.uri, params.content_changes)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: CodegemmaServer, params: types.DidCloseTextDocumentParams) -> None:
         ls.inflight.cancel(params.text_document.uri)
+        ls.feedback.closed(params.text_document.uri)
         ls.documents.close(params.text_document.uri)
         ls.prefetch.closed(params.text_document.uri)
 
@@ -354,11 +360,13 @@ def create_server(
     async def inline_completion(ls: CodegemmaServer, params: types.InlineCompletionParams):
         manual = params.context is not None and params.context.trigger_kind == types.InlineCompletionTriggerKind.Invoked
         uri = params.text_document.uri
+        started = time.perf_counter()
         texts = await ls.suggestions(uri, params.position, ls.settings.alternatives if manual else 1)
         here = types.Range(params.position, params.position)
         items = []
         for text in filter(None, texts):
             shown = ls.telemetry.item_shown(text, uri)
+            ls.feedback.shown(shown, uri, params.position, text, started)
             command = types.Command(title="accepted", command=ACCEPTED_COMMAND, arguments=[shown])
             items.append(types.InlineCompletionItem(insert_text=text, range=here, command=command))
         return types.InlineCompletionList(items=items)
@@ -400,6 +408,7 @@ def create_server(
         for item_id in args:
             if not ls.telemetry.item_accepted(str(item_id)):
                 log.info("acceptance of unknown item %r ignored", item_id)
+            ls.feedback.accepted(str(item_id))
 
     @server.feature(EVENT_METHOD)
     def event(ls: CodegemmaServer, params: Any) -> None:
@@ -435,6 +444,7 @@ def create_server(
         log.info("shutting down: cancelling %d running request(s)", len(ls.inflight))
         ls.inflight.cancel_all()
         ls.prefetch.close()
+        ls.feedback.close()
         ls.backends.close()
 
     return server

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 
+from engine.auto_budget import AutoBudget, context_tokens_arg
 from engine.backend import Backend
 from engine.defaults import CONTEXT_TOKENS, DTYPE
 from engine.errors import EngineError
@@ -58,9 +59,11 @@ def add_model_arguments(parser: argparse.ArgumentParser, *, settings: argparse._
                        help="weight type: auto (int8 decode weights on CPUs with native bf16, else float32), "
                        "float32, bfloat16, float16, or int8 (a bf16 model with int8 weights for decode steps) "
                        f"(default: {DTYPE})")  # fmt: skip
-    chosen.add_argument("--context-tokens", type=int, default=CONTEXT_TOKENS,
+    chosen.add_argument("--context-tokens", type=context_tokens_arg, default=CONTEXT_TOKENS, metavar="N|auto",
                         help="token budget for prefix + suffix + other files; text farthest from the cursor "
-                        f"is dropped in whole lines (default: {CONTEXT_TOKENS})")  # fmt: skip
+                        "is dropped in whole lines; auto (in-process models): the budget this machine's measured "
+                        "prompt speed reads in 1000 ms, auto:MS for another target "
+                        f"(default: {CONTEXT_TOKENS})")  # fmt: skip
     group.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: all cores)")
     if not engine:
         return
@@ -82,17 +85,31 @@ def add_model_arguments(parser: argparse.ArgumentParser, *, settings: argparse._
 
 def load_backend(args: argparse.Namespace):
     """An in-process backend built from `add_model_arguments` flags."""
-    if args.context_tokens <= 0:
-        raise EngineError(f"--context-tokens must be positive, not {args.context_tokens}")
     if args.prompt_cache_mb < 0:
         raise EngineError(f"--prompt-cache-mb cannot be negative, not {args.prompt_cache_mb}")
     if args.cache_reuse < 0:
         raise EngineError(f"--cache-reuse cannot be negative, not {args.cache_reuse}")
     set_threads(args.threads)
-    return backend_from_spec("local", model=args.model, adapter=args.adapter, fim_format=args.fim_format,
-                             dtype=args.dtype, context_tokens=args.context_tokens,
-                             prompt_cache_mb=args.prompt_cache_mb, speculate=not args.no_speculate,
-                             reuse=not args.no_reuse, cache_reuse=args.cache_reuse)  # fmt: skip
+    budget = args.context_tokens
+    backend = backend_from_spec("local", model=args.model, adapter=args.adapter, fim_format=args.fim_format,
+                                dtype=args.dtype, context_tokens=_start_tokens(budget),
+                                prompt_cache_mb=args.prompt_cache_mb, speculate=not args.no_speculate,
+                                reuse=not args.no_reuse, cache_reuse=args.cache_reuse)  # fmt: skip
+    return _with_budget(backend, budget)
+
+
+def _start_tokens(budget: int | AutoBudget) -> int:
+    return budget.tokens if isinstance(budget, AutoBudget) else budget
+
+
+def _with_budget(backend: Backend, budget: int | AutoBudget) -> Backend:
+    """`backend`, its prompt budget following `budget` when that is `auto` (in-process backends only)."""
+    if isinstance(budget, AutoBudget):
+        if not hasattr(backend, "use_auto_budget"):
+            backend.close()
+            raise EngineError(f"--context-tokens auto needs an in-process model; {backend.name} has a fixed budget")
+        backend.use_auto_budget(budget)
+    return backend
 
 
 def add_backend_arguments(parser: argparse.ArgumentParser, *, kinds: tuple[str, ...] = KINDS,
@@ -117,12 +134,14 @@ def backend_from_args(args: argparse.Namespace) -> Backend:
     """The backend `add_backend_arguments` + `add_model_arguments` flags describe."""
     if args.backend in ("local", "generate"):
         set_threads(getattr(args, "threads", None))
-        return backend_from_spec(args.backend, args.url, model=args.model, adapter=args.adapter,
-                                 fim_format=args.fim_format, dtype=args.dtype, context_tokens=args.context_tokens,
-                                 prompt_cache_mb=getattr(args, "prompt_cache_mb", None),
-                                 speculate=not getattr(args, "no_speculate", False),
-                                 reuse=not getattr(args, "no_reuse", False),
-                                 cache_reuse=getattr(args, "cache_reuse", None))  # fmt: skip
+        backend = backend_from_spec(args.backend, args.url, model=args.model, adapter=args.adapter,
+                                    fim_format=args.fim_format, dtype=args.dtype,
+                                    context_tokens=_start_tokens(args.context_tokens),
+                                    prompt_cache_mb=getattr(args, "prompt_cache_mb", None),
+                                    speculate=not getattr(args, "no_speculate", False),
+                                    reuse=not getattr(args, "no_reuse", False),
+                                    cache_reuse=getattr(args, "cache_reuse", None))  # fmt: skip
+        return _with_budget(backend, args.context_tokens)
     for flag in ("adapter", "fim_format"):
         if getattr(args, flag, None):
             raise EngineError(f"--{flag.replace('_', '-')} only applies to --backend local")

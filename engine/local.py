@@ -6,6 +6,7 @@ import logging
 import threading
 from typing import Any
 
+from engine.auto_budget import AutoBudget
 from engine.backend import CancelToken, Completion, CompletionRequest, TextCallback, Timings
 from engine.batching import DEFAULT_MAX_BATCH, BatchScheduler, Job
 from engine.defaults import CONTEXT_TOKENS
@@ -65,14 +66,18 @@ class LocalBackend:
     request for the same key cancels it and starts from what it has read.
     """
 
-    def __init__(self, lm: LoadedModel, *, context_tokens: int = CONTEXT_TOKENS,
+    def __init__(self, lm: LoadedModel, *, context_tokens: int | AutoBudget = CONTEXT_TOKENS,
                  prompt_cache_mb: float = DEFAULT_PROMPT_CACHE_MB, speculate: bool = True,
                  max_batch: int = DEFAULT_MAX_BATCH, reuse: bool = True,
                  cache_reuse: int = DEFAULT_CACHE_REUSE) -> None:  # fmt: skip
         from transformers import DynamicCache
 
         self.lm = lm
-        self.context_tokens = context_tokens
+        #: The prompt budget's speed tracker with `--context-tokens auto`, else None.
+        self.auto: AutoBudget | None = None
+        self._fixed_tokens = context_tokens if isinstance(context_tokens, int) else 0
+        if isinstance(context_tokens, AutoBudget):
+            self.use_auto_budget(context_tokens)
         self.speculate = speculate
         self.reuse = reuse
         self.name = f"local:{lm.name}"
@@ -85,6 +90,18 @@ class LocalBackend:
         self._previous = RecentCompletions()
         #: Running prefill-only requests by cache key.
         self._warming: dict[str, _Outranked] = {}
+
+    def use_auto_budget(self, budget: AutoBudget) -> None:
+        """Let `budget` set the prompt budget from now on (at most the model's context)."""
+        context = getattr(self.lm.model.config, "max_position_embeddings", 0) or budget.max_tokens
+        budget.max_tokens = min(budget.max_tokens, context)
+        budget.tokens = min(budget.tokens, budget.max_tokens)
+        self.auto = budget
+
+    @property
+    def context_tokens(self) -> int:
+        """The prompt budget now (with `auto`, what the recent prompt reads allow)."""
+        return self.auto.tokens if self.auto is not None else self._fixed_tokens
 
     def prompt_ids(self, request: CompletionRequest) -> tuple[list[int], bool]:
         return fitted_prompt_ids(self.lm, request, self.context_tokens)
@@ -136,6 +153,8 @@ class LocalBackend:
                                         shifted=taken.shifted))  # fmt: skip
         if result.finish_reason != "cancelled":
             self._previous.remember(key, request, result.text, result.finish_reason)
+            if self.auto is not None:
+                self.auto.observe(result.prompt_tokens - result.cached_tokens, result.prompt_ms)
         timings = Timings(
             prompt_tokens=result.prompt_tokens,
             cached_tokens=result.cached_tokens,

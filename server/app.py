@@ -110,6 +110,7 @@ def create_app(service: CompletionService, *, api_key: str | None = None, cors_o
             error=service.error or service.upstream_error,
             peak_rss_mb=peak_rss_mb(),
             prompt_cache=service.prompt_cache_stats(),
+            context_budget=service.context_budget(),
             pending=service.pending,
         )
         return JSONResponse(body.model_dump(), status_code=200 if service.status == "ok" else 503)

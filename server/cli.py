@@ -95,8 +95,12 @@ def run(args: argparse.Namespace) -> int:
     if args.engine == "local":
         service = CompletionService(lambda: load_backend(args), limits)
     else:
+        from engine.auto_budget import AutoBudget
+        from engine.errors import EngineError
         from engine.upstream import upstream_from_spec
 
+        if isinstance(args.context_tokens, AutoBudget):
+            raise EngineError("--context-tokens auto needs the in-process engine (--engine local); give a number")
         engine = upstream_from_spec(args.engine, fim_format=args.fim_format, context_tokens=args.context_tokens)
         service = CompletionService(lambda: engine, limits)
     app = create_app(service, api_key=args.api_key, cors_origins=args.cors_origin)

@@ -300,6 +300,8 @@ class Health(BaseModel):
     peak_rss_mb: float | None = None
     #: KV caches kept between requests: entries, MiB held and the `--prompt-cache-mb` bound.
     prompt_cache: dict[str, float] | None = None
+    #: With `--context-tokens auto`: the prompt budget now, the measured prompt speed and the latency target.
+    context_budget: dict[str, Any] | None = None
     #: Requests running or waiting now (at most `--max-pending`); 0 once clients are gone.
     pending: int = 0
 

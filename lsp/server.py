@@ -42,6 +42,7 @@ from lsp import hints
 from lsp.alternatives import distinct_completions
 from lsp.backends import Backends
 from lsp.context import related_files
+from lsp.repo import WorkspaceContext
 from lsp.documents import Document, DocumentStore, column_to_index, uri_to_path
 from lsp.errors import LspError
 from lsp.feedback import ServerFeedback
@@ -83,6 +84,8 @@ class CodegemmaServer(LanguageServer):
         self.feedback = ServerFeedback(self)
         self.on_event.append(self.feedback.on_event)
         self._reported: set[str] = set()
+        #: The workspace folders' index (lsp.repo), opened at initialize.
+        self.repo = WorkspaceContext()
 
     # --- transport: pygls' frame reader replaced by one that recovers (lsp.framing) ---------
 
@@ -155,15 +158,17 @@ class CodegemmaServer(LanguageServer):
         prefix, suffix = doc.split(position, self.documents.encoding)
         # A cheap cut before the token budget's; both cut before anchor lines, so the start stays put.
         keep = self.settings.context_tokens * CHARS_PER_TOKEN
+        request_id = new_request_id("lsp")
         return CompletionRequest(
             prefix=precut_prefix(prefix, keep),
             suffix=precut_suffix(suffix, keep),
             path=self.documents.display_path(doc),
-            context=related_files(doc, self.documents, self.documents.display_path),
+            context=related_files(doc, self.documents, self.documents.display_path)
+            + self.repo.context_for(doc, prefix, suffix, request_id),
             language=doc.language,
             max_tokens=self.settings.max_tokens,
             cache_key=doc.uri,
-            request_id=new_request_id("lsp"),
+            request_id=request_id,
         )
 
     async def suggest(self, uri: str, position: types.Position) -> str:
@@ -328,6 +333,8 @@ def create_server(
         ls.documents = DocumentStore(str(getattr(encoding, "value", encoding) or "utf-16"),
                                      root=uri_to_path(root) if root else None)  # fmt: skip
         ls.apply_settings(params.initialization_options, initial=True)
+        folders = [uri_to_path(f.uri) for f in params.workspace_folders or []] or ([uri_to_path(root)] if root else [])
+        ls.repo.open(folders, ls.settings.context_tokens)
         log.info("client %s; position encoding %s; settings %s",
                  params.client_info.name if params.client_info else "unknown", ls.documents.encoding,
                  ls.settings.to_json())  # fmt: skip
@@ -345,7 +352,9 @@ def create_server(
             return
         # An edit makes any running completion of this document stale: stop it.
         ls.inflight.cancel(params.text_document.uri)
-        ls.documents.change(params.text_document.uri, params.text_document.version, params.content_changes)
+        doc = ls.documents.change(params.text_document.uri, params.text_document.version, params.content_changes)
+        last = params.content_changes[-1] if params.content_changes else None
+        ls.repo.edited(doc, last.range.start.line if getattr(last, "range", None) else 0)
         ls.feedback.edited(params.text_document.uri)
         ls.prefetch.edited(params.text_document.uri, params.content_changes)
 

@@ -72,7 +72,8 @@ def run(args: argparse.Namespace) -> int:
 
         if not args.workspace.is_dir():
             raise EngineError(f"--workspace {args.workspace} is not a directory")
-        repo = RepoContext(args.workspace, args.context_tokens, background=False)
+        budget = args.context_tokens  # an int, or `auto`'s budget object (its starting tokens)
+        repo = RepoContext(args.workspace, getattr(budget, "tokens", budget), background=False)
         context = repo.context_for(str(args.file.resolve()), prefix, suffix)
     request = CompletionRequest(
         prefix=prefix,

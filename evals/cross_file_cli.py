@@ -79,6 +79,8 @@ def run_cross_file(args: argparse.Namespace) -> int:
     from evals.results import write_json_atomic
 
     modes = parse_modes(args.context, args.sources)
+    if not isinstance(args.context_tokens, int):
+        raise EvalError("--context-tokens auto would give each mode a different budget; pass a number of tokens")
     packages = [p.strip() for p in args.packages.split(",") if p.strip()]
     if not packages:
         raise EvalError("--packages names no package")

@@ -1,0 +1,114 @@
+"""`codegemma bench latency --front URL`: our FIM layer in front of llama.cpp against the same clients straight to it.
+
+The direct backend is `--backend llama.cpp --url UPSTREAM` (its `/infill`); the front is a `codegemma serve
+--engine llama.cpp=UPSTREAM` at URL. Both replay the same requests at 1 client and at `--concurrency`
+clients, one backend after the other, so the upstream's own token counter (`/metrics`, llama-server run
+with `--metrics`) says how many tokens it generated for each (a request the front closed early is counted
+when the upstream notices; the counter is read once no slot is busy).
+
+Added latency is per request: the front's end-to-end latency minus the direct one for the same request
+(same file, cursor, typing step), then the median. Without `--raw` the front also stops at the end of the
+unit and types through its previous completion, so the difference mixes its overhead with what early
+close saves; with `--raw` both generate to the same end, and the difference is the layer's overhead.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.transport import HttpBackend
+from evals.errors import EvalError
+from evals.latency import Job, Record, Sample, replay_concurrent, summarize
+from evals.metrics import percentile
+
+#: Seconds to wait for the upstream's slots to go idle before its counter is read.
+IDLE_WAIT_S = 30.0
+COUNTER = "llamacpp:tokens_predicted_total"
+
+
+def upstream_tokens(direct: HttpBackend) -> float:
+    """The upstream's tokens generated so far, once none of its slots is busy."""
+    deadline = time.monotonic() + IDLE_WAIT_S
+    while time.monotonic() < deadline:
+        slots = direct.call_json("/slots")
+        if not any(isinstance(slot, dict) and slot.get("is_processing") for slot in slots or []):
+            break
+        time.sleep(0.05)
+    found = re.search(rf"^{re.escape(COUNTER)} (\S+)$", direct.call_text("/metrics"), re.M)
+    if not found:
+        raise EvalError(f"{direct.url}/metrics has no {COUNTER}: start llama-server with --metrics")
+    return float(found.group(1))
+
+
+@dataclass
+class FrontRun:
+    #: `LABEL xN` -> the usual latency summary plus `upstream_tokens`.
+    summaries: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Clients -> the front against the direct backend.
+    comparison: dict[int, dict[str, Any]] = field(default_factory=dict)
+
+
+def replay_front(backends: dict[str, Any], jobs: list[Job], record: Record, samples: list[Sample], *,
+                 concurrency: int, max_tokens: int, raw: bool) -> FrontRun:  # fmt: skip
+    """Direct, then front, at 1 client and at `concurrency`; `samples` is what `record` has kept."""
+    (direct_label, direct), (front_label, front) = backends.items()
+    run = FrontRun()
+    for clients in sorted({1, concurrency}):
+        tokens = {}
+        for label, backend in ((direct_label, direct), (front_label, front)):
+            before = upstream_tokens(direct)
+            wall = replay_concurrent(label, backend, jobs, record, concurrency=clients, max_tokens=max_tokens, raw=raw)
+            tokens[label] = upstream_tokens(direct) - before
+            mine = [s for s in samples if s.backend == label and s.concurrency == clients]
+            run.summaries[f"{label} x{clients}"] = {**summarize(mine, wall), "clients": clients,
+                                                    "upstream_tokens": tokens[label]}  # fmt: skip
+        compared = added_latency(samples, direct_label, front_label, clients)
+        compared.update(upstream_tokens_direct=tokens[direct_label], upstream_tokens_front=tokens[front_label],
+                        upstream_tokens_ratio=tokens[front_label] / max(1.0, tokens[direct_label]))  # fmt: skip
+        run.comparison[clients] = run.summaries[f"{front_label} x{clients}"]["vs_direct"] = compared
+    return run
+
+
+def added_latency(samples: list[Sample], direct_label: str, front_label: str, clients: int) -> dict[str, Any]:
+    """Median of front minus direct over the requests both answered, at `clients` clients."""
+
+    def answered(label: str) -> dict[tuple[str, int, int], Sample]:
+        return {(s.kind, s.sequence, s.step): s for s in samples
+                if s.backend == label and s.concurrency == clients and s.error is None}  # fmt: skip
+
+    direct, front = answered(direct_label), answered(front_label)
+    both = sorted(direct.keys() & front.keys())
+    first = [front[k].first_text_ms - direct[k].first_text_ms for k in both  # type: ignore[operator]
+             if front[k].first_text_ms is not None and direct[k].first_text_ms is not None]
+    return {
+        "pairs": len(both),
+        "added_median_ms": percentile([front[k].latency_ms - direct[k].latency_ms for k in both], 50),
+        "added_file_median_ms": percentile([front[k].latency_ms - direct[k].latency_ms for k in both if k[0] == "file"],
+                                           50),  # fmt: skip
+        "added_first_text_median_ms": percentile(first, 50),
+    }
+
+
+def front_table(run: FrontRun) -> str:
+    from evals.table import format_table
+
+    headers = ["clients", "pairs", "added median ms", "added median ms, file requests", "added first text ms",
+               "upstream tokens direct", "upstream tokens front", "front / direct tokens"]  # fmt: skip
+    rows = [[clients, c["pairs"], c["added_median_ms"], c["added_file_median_ms"], c["added_first_text_median_ms"],
+             int(c["upstream_tokens_direct"]), int(c["upstream_tokens_front"]), f"{c['upstream_tokens_ratio']:.2f}x"]
+            for clients, c in run.comparison.items()]  # fmt: skip
+    return format_table(headers, rows)
+
+
+def check_front(args: Any) -> None:
+    """`--front` compares against llama.cpp's `/infill` on the front's upstream: nothing else."""
+    if args.backend != "llama.cpp":
+        raise EvalError("--front compares the front with its upstream: use --backend llama.cpp --url UPSTREAM "
+                        "(the URL the front's --engine llama.cpp=UPSTREAM names)")  # fmt: skip
+    if args.compare:
+        raise EvalError("--front and --compare cannot be combined: --front is the one other backend")
+    if not args.front.startswith(("http://", "https://")):
+        raise EvalError(f"--front must be the URL of a `codegemma serve`, not {args.front!r}")

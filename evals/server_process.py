@@ -48,12 +48,13 @@ class ServerProcess:
 
 
 @contextmanager
-def serve(model: str | Path, *flags: str, log_level: str = "INFO", ready_timeout: float = 120.0) -> Iterator[ServerProcess]:
-    """Run `codegemma serve --model MODEL FLAGS` on a free loopback port until the block ends."""
+def serve(model: str | Path | None, *flags: str, log_level: str = "INFO",
+          ready_timeout: float = 120.0) -> Iterator[ServerProcess]:  # fmt: skip
+    """Run `codegemma serve --model MODEL FLAGS` (no MODEL: the bundled one) on a free loopback port until the block ends."""
     port = free_port()
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
-    command = [sys.executable, "-m", "cli", "--log-level", log_level, "serve", "--model", str(model),
-               "--port", str(port), *flags]  # fmt: skip
+    chosen = ["--model", str(model)] if model is not None else []
+    command = [sys.executable, "-m", "cli", "--log-level", log_level, "serve", *chosen, "--port", str(port), *flags]
     with tempfile.TemporaryFile("w+") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, text=True, env=env)
         server = ServerProcess(f"http://127.0.0.1:{port}", process)

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
-import time
 
 import httpx
 import pytest
 
-from tests.server.conftest import free_port
+from evals.server_process import serve
+from tests.servers import free_port
 
 SENTINELS = ("<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>", "<|file_sep|>", "<|endoftext|>", "<|im_end|>", "<|repo_name|>")
 
@@ -33,38 +32,9 @@ def save_config(path, config):
 
 @pytest.fixture(scope="module")
 def served():
-    port = free_port()
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "cli", "serve", "--port", str(port)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=env,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 300  # the first start on a machine converts the model
-    try:
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"server exited early:\n{proc.stdout.read()}")
-            try:
-                if httpx.get(f"{url}/health", timeout=2).json().get("status") == "ok":
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.time() > deadline:
-                pytest.fail("server did not become ready")
-            time.sleep(0.5)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-    log = proc.stdout.read()
-    assert "using the bundled model" in log and "--model google/codegemma-2b" in log
+    with serve(None, ready_timeout=300) as server:  # the first start on a machine converts the model
+        yield server.url
+    assert "using the bundled model" in server.log and "--model google/codegemma-2b" in server.log
 
 
 def assert_sane(text: str) -> None:

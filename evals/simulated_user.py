@@ -117,6 +117,8 @@ class Typist:
         self.client.call("initialize", {"capabilities": {}, "rootUri": "file:///simuser"}, timeout=300)
         self.client.notify("initialized", {})
         self.timeout = timeout
+        #: The first request also waits for the model to load (minutes for the bundled one on a busy machine).
+        self.first_timeout = max(timeout, 900.0)
         self.version = 1
 
     def close(self) -> None:
@@ -134,7 +136,8 @@ class Typist:
     def _suggest(self, uri: str, line: int, col: int) -> tuple[str, Any]:
         answer = self.client.call("textDocument/inlineCompletion", {
             "textDocument": {"uri": uri}, "position": {"line": line, "character": col},
-            "context": {"triggerKind": 2}}, timeout=self.timeout)  # fmt: skip
+            "context": {"triggerKind": 2}}, timeout=self.first_timeout)  # fmt: skip
+        self.first_timeout = self.timeout
         if "error" in answer:
             raise EvalError(f"the language server answered an error: {answer['error']}")
         items = (answer.get("result") or {}).get("items") or []
@@ -196,8 +199,11 @@ def replay_all(blocks: list[Block], flags: list[str], log: Path) -> list[Outcome
     typist = Typist(flags, log)
     try:
         return [o for block in blocks for o in typist.replay(block)]
+    except AssertionError as exc:  # evals.lsp_wire: no answer in time, or the server exited
+        raise EvalError(f"codegemma lsp: {exc}") from None
     finally:
-        typist.close()
+        if typist.client.alive:
+            typist.close()
 
 
 def sign_test(wins: int, losses: int) -> float:

@@ -7,6 +7,7 @@
   codegemma lsp --mode hint                             # guiding questions as comments, never code
   codegemma lsp --mode hint --hint-model google/codegemma-7b-it
   codegemma lsp --tcp --port 2087                       # for clients that connect over TCP
+  codegemma lsp --feedback-log                          # keep a local log of suggestions' fates (codegemma feedback)
 
 Editors start it over stdio (editors/vscode, editors/neovim). Every flag is
 also a setting a client may send as `initializationOptions` or under

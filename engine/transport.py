@@ -23,7 +23,7 @@ import logging
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import httpx
 
@@ -191,6 +191,13 @@ class HttpBackend:
 
     def call_json(self, path: str, body: Any = None, timeout: float | None = None) -> Any:
         """GET `path` under the base URL (POST `body` if given) on the completions' connections; the JSON answer."""
+        return self._call(path, body, timeout, lambda response: response.json())
+
+    def call_text(self, path: str, timeout: float | None = None) -> str:
+        """GET `path` under the base URL; the answer as text (llama.cpp's Prometheus `/metrics`)."""
+        return self._call(path, None, timeout, lambda response: response.text)
+
+    def _call(self, path: str, body: Any, timeout: float | None, read: Callable[[httpx.Response], Any]) -> Any:
         target = self.url + path
         wait = timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT
         try:
@@ -199,7 +206,7 @@ class HttpBackend:
             else:
                 response = self._client.post(target, json=body, timeout=wait)
             self._raise_for_status(response, target)
-            return response.json()
+            return read(response)
         except (httpx.HTTPError, ValueError) as exc:
             raise self.failure(exc, target) from None
 

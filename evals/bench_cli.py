@@ -4,6 +4,8 @@
   codegemma bench latency --requests 10 --typing 1                 # a quick look
   codegemma bench latency --backend http --compare llama.cpp=http://127.0.0.1:8080   # ours vs llama.cpp
   codegemma bench latency --backend http --concurrency 4           # 4 clients at once
+  codegemma bench latency --backend llama.cpp --url http://127.0.0.1:8080 --front http://127.0.0.1:8012 --concurrency 4
+                                 # `codegemma serve --engine llama.cpp=...` at :8012 vs the same llama-server direct
   codegemma bench latency --backend generate --compare http        # plain transformers generate vs our server
   codegemma bench latency --compare local,speculate=false          # the engine with and without speculation
   codegemma bench latency --compare "ollama=http://127.0.0.1:11434,model=codegemma:2b-code"
@@ -58,6 +60,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--compare", action="append", default=[], metavar="SPEC",
                    help="another backend, KIND[=URL][,key=value...], e.g. llama.cpp=http://127.0.0.1:8080 "
                    "or local,model=./other-model (repeatable)")  # fmt: skip
+    p.add_argument("--front", metavar="URL",
+                   help="a `codegemma serve --engine llama.cpp=UPSTREAM` to compare with --backend llama.cpp --url "
+                   "UPSTREAM, at 1 and --concurrency clients: added latency per request and the upstream's tokens "
+                   "(llama-server with --metrics; see evals/front_bench.py)")  # fmt: skip
     p.add_argument("--raw", action="store_true", help="switch our post-processing off")
     p.add_argument("--no-warmup", action="store_true", help="count the first request of each backend too")
     p.add_argument("--output", type=Path, help=f"summary JSON (default: {OUTPUT_DIR}/latency-TIMESTAMP.json)")
@@ -114,6 +120,11 @@ def run(args: argparse.Namespace) -> int:
     from evals.sources import file_requests, typing_sequences
 
     _check(args)
+    if args.front:
+        from evals.front_bench import check_front
+
+        check_front(args)
+        args.compare = [f"http={args.front}"]
     sizes = dict(prefix_chars=args.prefix_chars, suffix_chars=args.suffix_chars)
     jobs = [[r] for r in file_requests(args.requests, args.seed, **sizes)]
     jobs += typing_sequences(args.typing, args.typing_chars, args.seed, **sizes)
@@ -143,7 +154,11 @@ def run(args: argparse.Namespace) -> int:
                 bar.set_postfix_str(f"{sample.latency_ms / 1000:.1f} s")
 
             options = dict(max_tokens=args.max_tokens, raw=args.raw)
-            if args.concurrency == 1:
+            if args.front:
+                from evals.front_bench import replay_front
+
+                fronted = replay_front(backends, jobs, record, samples, concurrency=args.concurrency, **options)
+            elif args.concurrency == 1:
                 replay_serial(backends, jobs, record, **options)
             else:
                 for label, backend in backends.items():
@@ -153,12 +168,18 @@ def run(args: argparse.Namespace) -> int:
         for backend in backends.values():
             backend.close()
     summaries = {label: summarize([s for s in samples if s.backend == label], walls.get(label)) for label in backends}
+    if args.front:
+        summaries = fronted.summaries
     config = {k: getattr(args, k) for k in ("requests", "typing", "typing_chars", "max_tokens", "prefix_chars",
                                             "suffix_chars", "seed", "concurrency", "raw")}  # fmt: skip
     config["python"] = platform.python_version()
     write_json_atomic(output, {"config": config, "machine": machine(), "backends": summaries})
     print(machine_line())
     print(latency_table(summaries, args.concurrency))
+    if args.front:
+        from evals.front_bench import front_table
+
+        print(front_table(fronted))
     print(f"summary: {output}", file=sys.stderr)
     for label, summary in summaries.items():
         if summary["errors"]:
@@ -176,7 +197,7 @@ def latency_table(summaries: dict[str, dict[str, Any]], concurrency: int) -> str
     rows = []
     for label, s in summaries.items():
         rows.append([
-            label, concurrency, s["requests"], s["errors"], s["median_ms"] / 1000, s["p90_ms"] / 1000,
+            label, s.get("clients", concurrency), s["requests"], s["errors"], s["median_ms"] / 1000, s["p90_ms"] / 1000,
             s["first_text_median_ms"] / 1000, s["prompt_tokens_per_s"], s["generated_tokens_per_s"],
             s["typing_first_median_ms"] / 1000, s["typing_after_first_median_ms"] / 1000,
             s["typing_after_first_p90_ms"] / 1000, 100 * s["typing_after_first_reused_share"],

@@ -1,0 +1,56 @@
+"""The front-layer view of `codegemma bench latency --front`: pairing, the upstream's counter, refusals."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from evals.errors import EvalError
+from evals.front_bench import added_latency, check_front
+from evals.latency import Sample
+from tests.server.test_upstream import upstream  # noqa: F401  (a real llama-server for this module)
+
+
+def sample(backend: str, kind: str, sequence: int, step: int, latency: float, first: float | None = None,
+           error: str | None = None, clients: int = 1) -> Sample:  # fmt: skip
+    return Sample(backend=backend, kind=kind, sequence=sequence, step=step, source="x.py", latency_ms=latency,
+                  first_text_ms=first, error=error, concurrency=clients)  # fmt: skip
+
+
+def test_added_latency_pairs_the_same_requests_and_skips_failures():
+    samples = [
+        sample("direct", "file", 0, 0, 100, 40), sample("front", "file", 0, 0, 103, 45),
+        sample("direct", "file", 1, 0, 200, 50), sample("front", "file", 1, 0, 150, 52),
+        sample("direct", "typing", 0, 1, 90), sample("front", "typing", 0, 1, 5),
+        sample("direct", "file", 2, 0, 100), sample("front", "file", 2, 0, 1, error="refused"),
+        sample("front", "file", 0, 0, 999, clients=4),  # another level
+    ]  # fmt: skip
+    got = added_latency(samples, "direct", "front", 1)
+    assert got["pairs"] == 3
+    assert got["added_median_ms"] == -50  # of 3, -50, -85
+    assert got["added_file_median_ms"] == pytest.approx(-23.5)  # of 3 and -50
+    assert got["added_first_text_median_ms"] == pytest.approx(3.5)  # of 5 and 2
+
+
+@pytest.mark.parametrize("backend, compare, front, problem", [
+    ("http", [], "http://h:8012", "--backend llama.cpp"),
+    ("llama.cpp", ["openai"], "http://h:8012", "cannot be combined"),
+    ("llama.cpp", [], "h:8012", "must be the URL"),
+])  # fmt: skip
+def test_front_refuses_what_it_cannot_compare(backend, compare, front, problem):
+    with pytest.raises(EvalError, match=problem):
+        check_front(argparse.Namespace(backend=backend, compare=compare, front=front))
+
+
+def test_the_upstream_counter_is_read_from_a_real_llama_server(upstream):
+    import httpx
+
+    from engine.remote import LlamaCppBackend
+    from evals.front_bench import upstream_tokens
+
+    direct = LlamaCppBackend(upstream.url, api_key=upstream.key)
+    before = upstream_tokens(direct)
+    body = {"prompt": "def add(a, b):\n", "n_predict": 5, "temperature": 0}
+    assert httpx.post(upstream.url + "/completion", json=body, headers=upstream.headers, timeout=120).status_code == 200
+    assert upstream_tokens(direct) - before == 5 == upstream.metric("tokens_predicted_total") - before

@@ -130,7 +130,7 @@ def create_app(service: CompletionService, *, api_key: str | None = None, cors_o
         document = document_key(client, body.document)
         if body.stream:
             req = body.to_request(service.limits.default_max_tokens, client=client)
-            slot = service.admit(req, fields, document)  # a place among --max-pending before the 200 of a stream is sent
+            slot = service.admit(req, fields, document)  # a place among --max-pending before a stream's 200
             return _sse(_openai_chunks(service, req, slot, model), slot, done="[DONE]")
         choices, prompt_tokens, completion_tokens = [], 0, 0
         request_id = new_request_id()

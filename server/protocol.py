@@ -205,7 +205,7 @@ class InfillRequest(Lenient):
         )
 
     def cache_key(self, client: str | None) -> str | None:
-        """Whose prompt cache this request uses: the client's slot, else its document, else its file, else the client."""
+        """Whose prompt cache this request uses: the client's slot, else its document, its file, or the client."""
         if client is None:
             return None
         if self.id_slot >= 0:

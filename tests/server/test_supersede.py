@@ -73,8 +73,8 @@ def test_a_superseded_stream_ends_with_a_409_event(upstream, front):
 
 
 def test_other_documents_and_cache_warming_supersede_nothing(upstream, front):
-    older, answers = in_background(lambda: httpx.post(front + "/infill", json={**LONG, "n_predict": 24,
-                                                                               "document": "c"}, timeout=120))  # fmt: skip
+    body = {**LONG, "n_predict": 24, "document": "c"}
+    older, answers = in_background(lambda: httpx.post(front + "/infill", json=body, timeout=120))
     assert generating(upstream)
     other = httpx.post(front + "/infill", json={**SHORT, "document": "d"}, timeout=120)
     warming = httpx.post(front + "/infill", json={**SHORT, "n_predict": 0, "document": "c"}, timeout=120)

@@ -27,7 +27,8 @@ import logging
 import sys
 import threading
 import time
-from typing import Any, Callable, Mapping
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator, Mapping
 
 from lsprotocol import types
 from pygls.io_ import StdoutWriter
@@ -178,34 +179,41 @@ class CodegemmaServer(LanguageServer):
     async def suggestions(self, uri: str, position: types.Position, n: int = 1) -> list[str]:
         """Up to `n` distinct texts to insert at `position` (`[""]` for none); the first is the greedy one."""
         started = time.perf_counter()
+        with self._request(uri) as token:
+            self.prefetch.outranked(uri)
+            try:
+                if self.settings.debounce_ms:
+                    await asyncio.sleep(self.settings.debounce_ms / 1000)
+                if token.cancelled:
+                    self.telemetry.cancelled += 1
+                    return [""]
+                doc = self.documents.get(uri)
+                if self.settings.mode == "hint":
+                    texts = [await self._inline_hint(doc, position, token)]
+                else:
+                    texts = await self._complete(doc, position, token, n)
+                if token.cancelled:  # superseded by a newer request or an edit while the model ran
+                    self.telemetry.cancelled += 1
+                    return [""]
+                self.telemetry.answered((time.perf_counter() - started) * 1000)
+                return texts or [""]
+            except USER_ERRORS as exc:
+                self.report(f"codegemma: {exc}")
+                return [""]
+
+    @contextmanager
+    def _request(self, key: str) -> Iterator[CancelToken]:
+        """Count one editor request running under `key` (a newer one for `key` cancels it), and its cancellation."""
         self.telemetry.requests += 1
-        token = self.inflight.start(uri)
-        self.prefetch.outranked(uri)
+        token = self.inflight.start(key)
         try:
-            if self.settings.debounce_ms:
-                await asyncio.sleep(self.settings.debounce_ms / 1000)
-            if token.cancelled:
-                self.telemetry.cancelled += 1
-                return [""]
-            doc = self.documents.get(uri)
-            if self.settings.mode == "hint":
-                texts = [await self._inline_hint(doc, position, token)]
-            else:
-                texts = await self._complete(doc, position, token, n)
-            if token.cancelled:  # superseded by a newer request or an edit while the model ran
-                self.telemetry.cancelled += 1
-                return [""]
-            self.telemetry.answered((time.perf_counter() - started) * 1000)
-            return texts or [""]
+            yield token
         except asyncio.CancelledError:  # $/cancelRequest or shutdown
             token.cancel()
             self.telemetry.cancelled += 1
             raise
-        except USER_ERRORS as exc:
-            self.report(f"codegemma: {exc}")
-            return [""]
         finally:
-            self.inflight.finish(uri, token)
+            self.inflight.finish(key, token)
 
     async def _complete(self, doc: Document, position: types.Position, token: CancelToken, n: int) -> list[str]:
         loading = time.perf_counter()
@@ -277,10 +285,8 @@ class CodegemmaServer(LanguageServer):
         return "" if outcome.cancelled else hints.as_comment(outcome.text, doc, before, after) or ""
 
     async def full_hint(self, uri: str, position: types.Position) -> str:
-        token = self.inflight.start(uri + "#hint")
-        self.telemetry.requests += 1
         started = time.perf_counter()
-        try:
+        with self._request(uri + "#hint") as token:
             doc = self.documents.get(uri)
             chat = await self.backends.chat(self.settings)
             ctx = hints.hint_context(doc, doc.offset_at(position, self.documents.encoding))
@@ -291,12 +297,6 @@ class CodegemmaServer(LanguageServer):
                 return ""
             self.telemetry.answered((time.perf_counter() - started) * 1000)
             return outcome.text
-        except asyncio.CancelledError:
-            token.cancel()
-            self.telemetry.cancelled += 1
-            raise
-        finally:
-            self.inflight.finish(uri + "#hint", token)
 
     # --- inspection ----------------------------------------------------------------------
 

@@ -226,3 +226,30 @@ def test_manual_trigger_cycles_alternatives_and_word_accept_reports_what_was_kep
     partial = [event for event in events(log, "suggestion_event") if event["kind"] == "partial"]
     assert partial and partial[0]["item"] == "item-2" and partial[0]["accepted"] == kept, events(log, "suggestion_event")
     assert not events(log, "accepted")
+
+
+def test_ghost_text_from_the_real_language_server_on_the_bundled_model(code_server, tmp_path):
+    folder = workspace(tmp_path)
+    settings = {"codegemma.server.command": sys.executable, "codegemma.server.args": ["-m", "cli", "lsp"],
+                "codegemma.maxTokens": 16, "codegemma.alternatives": 1}  # fmt: skip
+    url = code_server.start(folder, settings, {})
+    try:
+        report = play(url, [
+            {"do": "open", "file": "totals.py"},
+            {"do": "wait", "ms": 3000},
+            {"do": "goto", "line": 5, "column": 5},
+            {"do": "ghost", "retrigger": True, "each": 45000, "timeout": 150000},  # loading the model takes 10-70 s
+            {"do": "screenshot", "name": "bundled-model"},
+            {"do": "press", "key": "Tab", "wait": 800},
+            {"do": "press", "key": "Control+S", "wait": 800},
+            {"do": "command", "name": "CodeGemma: Show completion statistics"},
+            {"do": "notification", "contains": "accepted"},
+        ], tmp_path)  # fmt: skip
+    finally:
+        code_server.stop()
+    (ghost,) = values(report, "ghost")
+    assert ghost.strip(), "no ghost text from the bundled model"
+    saved = (folder / "totals.py").read_text()
+    assert saved.startswith(SAMPLE[: -len("    \n")]) and saved != SAMPLE
+    assert ghost.splitlines()[0].strip() in saved
+    assert "1 accepted" in values(report, "notification")[0]

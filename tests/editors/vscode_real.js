@@ -56,7 +56,21 @@ const actions = {
     await page.waitForTimeout(step.wait ?? 500);
   },
   async ghost(page, step) {
-    return await ghostText(page, step.timeout ?? 20000);
+    if (!step.retrigger) {
+      return await ghostText(page, step.timeout ?? 20000);
+    }
+    // A model still loading answers nothing: ask again (Trigger Inline Suggestion) until ghost text shows.
+    const deadline = Date.now() + (step.timeout ?? 20000);
+    for (;;) {
+      await palette(page, "Trigger Inline Suggestion");
+      try {
+        return await ghostText(page, step.each ?? 15000);
+      } catch (error) {
+        if (Date.now() > deadline) {
+          throw error;
+        }
+      }
+    }
   },
   async noGhost(page, step) {
     await page.waitForTimeout(step.wait ?? 1500);

@@ -188,7 +188,11 @@ def precut_prefix(prefix: str, max_chars: int) -> str:
         if _anchor_level(prefix[at : end if end != -1 else len(prefix)]) % ANCHOR_LEVELS[0] == 0:
             return prefix[at:]
         at = prefix.rfind("\n", 0, at - 1) + 1
-    return prefix if at == 0 and limit <= max_chars else prefix[first:]
+    if at == 0 and limit <= max_chars:
+        return prefix  # the file start is an anchor, and it is near
+    # A line start far before the limit, or none (a huge line, minified code): a plain character cut keeps
+    # the text bounded, so a megabyte line never reaches the tokenizer whole.
+    return prefix[first:] if len(prefix) - first <= 2 * max_chars else prefix[-max_chars:]
 
 
 def precut_suffix(suffix: str, max_chars: int) -> str:
@@ -203,7 +207,7 @@ def precut_suffix(suffix: str, max_chars: int) -> str:
         if _anchor_level(suffix[at : end if end != -1 else len(suffix)]) % ANCHOR_LEVELS[0] == 0:
             return suffix[:at]
         at = end + 1 if end != -1 else 0
-    return suffix[:first] if first else suffix
+    return suffix[:first] if 0 < first <= 2 * max_chars else suffix[:max_chars]
 
 
 def _space_cuts(text: str) -> list[int]:

@@ -126,12 +126,15 @@ def test_precut_is_stable_and_never_cuts_later_than_the_token_cut():
 @settings(max_examples=200, deadline=None)
 @given(st.text(alphabet="ab \n", max_size=300), st.integers(min_value=1, max_value=100))
 def test_precut_keeps_enough_and_at_a_line_start(text, chars):
+    # At a line start, unless the nearest one is more than 2 x chars away: then exactly `chars` characters.
     cut = precut_prefix(text, chars)
     assert text.endswith(cut) and len(cut) >= min(chars, len(text))
-    assert cut == text or text[len(text) - len(cut) - 1] == "\n"
+    assert cut == text or text[len(text) - len(cut) - 1] == "\n" or len(cut) == chars
+    assert len(cut) <= 2 * chars or cut == text
     head = precut_suffix(text, chars)
     assert text.startswith(head) and len(head) >= min(chars, len(text))
-    assert head == text or head.endswith("\n")
+    assert head == text or head.endswith("\n") or len(head) == chars
+    assert len(head) <= 2 * chars or head == text
 
 
 def test_sparse_anchors_fall_back_to_denser_cuts_that_use_the_budget():
@@ -140,3 +143,11 @@ def test_sparse_anchors_fall_back_to_denser_cuts_that_use_the_budget():
         text = line * 400
         fitted = fit(FimInput(text, ""), 200, count).fim
         assert 200 * MIN_ANCHORED_SHARE <= count(fitted.prefix) <= 200
+
+
+@pytest.mark.parametrize("text", ["x" * 1_000_000, "a = 1\n" + "y" * 1_000_000, "z" * 1_000_000 + "\nb = 2\n"],
+                         ids=["one line", "a short line, then a huge one", "a huge line, then a short one"])
+def test_the_precut_keeps_a_huge_single_line_bounded(text):
+    # One minified line of a megabyte must not reach the tokenizer whole on every keystroke.
+    assert 100 <= len(precut_prefix(text, 100)) <= 200
+    assert 100 <= len(precut_suffix(text, 100)) <= 200

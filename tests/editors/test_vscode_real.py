@@ -5,7 +5,8 @@ then. code-server runs under setsid with its own user-data, extensions and XDG d
 killed at the end (it keeps the extension host alive long after the browser leaves); the browser may reach
 127.0.0.1 only. tests/editors/vscode_real.js plays the steps; what reached the server is read from the scripted
 server's log, what was accepted from the saved file (the screen shows the next suggestion too). Screenshots of
-each state go to editors/vscode/screenshots/ (the README shows them).
+each state go to the test's tmp dir, or with CODEGEMMA_SCREENSHOTS=1 to editors/vscode/screenshots/ (the
+README shows those).
 """
 
 from __future__ import annotations
@@ -122,9 +123,9 @@ def code_server(vsix, tmp_path_factory):  # noqa: F811
 
 
 def play(url: str, steps: list[dict], tmp_path: Path) -> dict:
-    SCREENSHOTS.mkdir(exist_ok=True)
+    screenshots = SCREENSHOTS if os.environ.get("CODEGEMMA_SCREENSHOTS") == "1" else tmp_path
     scenario = tmp_path / "scenario.json"
-    scenario.write_text(json.dumps({"url": url, "chromium": CHROMIUM, "screenshots": str(SCREENSHOTS), "steps": steps,
+    scenario.write_text(json.dumps({"url": url, "chromium": CHROMIUM, "screenshots": str(screenshots), "steps": steps,
                                      "failureScreenshot": str(tmp_path / "failure.png")}))
     driver = Path(__file__).with_name("vscode_real.js")
     result = subprocess.run(["node", str(driver), str(PLAYWRIGHT), str(scenario)], capture_output=True, text=True,

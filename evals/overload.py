@@ -57,6 +57,10 @@ class OverloadReport:
     rss_mb_last: float = 0.0
     rss_mb_max: float = 0.0
     rss_samples: int = 0
+    #: Resident memory at each tenth of the run (11 values, start to end): flat after warm-up, or growing.
+    rss_mb_tenths: list[float] = field(default_factory=list)
+    #: Growth over the second half of the run (end minus middle): a leak shows here, warm-up does not.
+    rss_mb_second_half_growth: float = 0.0
     #: `/health`'s pending count once the clients have stopped (and a few seconds for the last to finish).
     pending_after: int | None = None
     healthy_after: bool = False
@@ -157,6 +161,8 @@ def overload(clients: int = 32, max_pending: int = 8, seconds: float = 600.0, *,
     report.lost = sum(report.lost_reasons.values())
     report.rss_mb_first, report.rss_mb_last = round(samples[0], 1), round(samples[-1], 1)
     report.rss_mb_max, report.rss_samples = round(max(samples), 1), len(samples)
+    report.rss_mb_tenths = [round(samples[round(i * (len(samples) - 1) / 10)], 1) for i in range(11)]
+    report.rss_mb_second_half_growth = round(samples[-1] - samples[(len(samples) - 1) // 2], 1)
     return report
 
 

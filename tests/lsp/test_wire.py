@@ -154,6 +154,15 @@ def test_a_cancel_with_an_id_that_is_no_id_is_ignored(wire: WireClient, params):
     assert wire.alive
 
 
+@pytest.mark.parametrize("language_id", [5, 1.5, True])
+def test_an_open_whose_language_id_is_not_a_string_is_ignored_without_a_popup(wire: WireClient, language_id):
+    # Found by `python -m evals.fuzz_lsp --cases 5000 --seed 1`: "Error in server: AttributeError ... isascii".
+    wire.notify("textDocument/didOpen", {"textDocument": {"uri": "file:///work/space/lang.py", "version": 1,
+                                                          "languageId": language_id, "text": "x = 1\n"}})  # fmt: skip
+    still_serving(wire)
+    assert not [p for p in wire.popups() if "Error in server" in p]
+
+
 def test_requests_after_shutdown_get_invalid_request():
     with WireClient() as client:
         client.initialize()

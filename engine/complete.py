@@ -27,7 +27,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
     parser.add_argument("file", type=Path, help="source file to complete in")
     parser.add_argument("--line", type=int, required=True, help="cursor line, from 1")
-    parser.add_argument("--column", type=int, default=None, help="cursor column in characters, from 1 (default: end of line)")
+    parser.add_argument(
+        "--column", type=int, default=None, help="cursor column in characters, from 1 (default: end of line)"
+    )
     parser.add_argument("--max-tokens", type=int, default=MAX_TOKENS,
                         help=f"most tokens to generate (default: {MAX_TOKENS})")  # fmt: skip
     parser.add_argument("--temperature", type=float, default=0.0, help="0 is greedy (default)")

@@ -86,9 +86,7 @@ def describe_source(spec: str | None) -> tuple[str, str]:
     if looks_like_path or path.exists():
         raise EngineError(f"model not found: {spec} is neither a model directory nor a .gguf file")
     if spec.count("/") != 1:
-        raise EngineError(
-            f"--model {spec!r} is not a Hugging Face id (owner/name), a model directory or a .gguf file"
-        )
+        raise EngineError(f"--model {spec!r} is not a Hugging Face id (owner/name), a model directory or a .gguf file")
     return "hub", spec
 
 

@@ -41,7 +41,10 @@ class Drafter:
         n = len(generated)
         if self.continuation and self.continuation[:n] == generated and n < len(self.continuation):
             return self.continuation[n : n + self.continuation_draft]
-        for seq, limit in ((self.continuation, self.continuation_draft), *((s, self.lookup_draft) for s in self.sources)):
+        for seq, limit in (
+            (self.continuation, self.continuation_draft),
+            *((s, self.lookup_draft) for s in self.sources),
+        ):
             draft = lookup(seq, generated, limit)
             if draft:
                 return draft

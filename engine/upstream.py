@@ -213,7 +213,7 @@ class UpstreamEngine:
             return self._served
 
     def _ask(self) -> Served:
-        under = self.wire.base[len(self.wire.url):] if isinstance(self.wire, OpenAIBackend) else "/v1"
+        under = self.wire.base[len(self.wire.url) :] if isinstance(self.wire, OpenAIBackend) else "/v1"
         listing = self.wire.call_json(under + "/models", timeout=PROBE_TIMEOUT_S)
         card = (listing.get("data") or [{}])[0] if isinstance(listing, dict) else {}
         model = getattr(self.wire, "model", None) or card.get("id")

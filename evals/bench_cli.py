@@ -142,9 +142,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"{total} requests ({args.requests} file, {args.typing}x{args.typing_chars} typing) on "
               f"{len(backends)} backend(s), concurrency {args.concurrency}; samples in {samples_path}",
               file=sys.stderr)  # fmt: skip
-        with samples_path.open("w", encoding="utf-8") as out, tqdm(
-            total=total * len(backends), unit="req", disable=args.no_progress, dynamic_ncols=True
-        ) as bar:
+        with (
+            samples_path.open("w", encoding="utf-8") as out,
+            tqdm(total=total * len(backends), unit="req", disable=args.no_progress, dynamic_ncols=True) as bar,
+        ):
 
             def record(sample: Any) -> None:
                 samples.append(sample)

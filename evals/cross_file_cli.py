@@ -40,13 +40,20 @@ def configure_parser(sub: Any) -> None:
     run.add_argument("--holes", type=int, default=300, help="holes in all, spread evenly over packages (default: 300)")
     run.add_argument("--packages", default=",".join(DEFAULT_PACKAGES[:6]),
                      help="installed packages to draw holes from (default: %(default)s)")  # fmt: skip
-    run.add_argument("--context", default="none,imports,full",
-                     help="modes to compare: none, imports, full, or sources joined by + (default: %(default)s)")
+    run.add_argument(
+        "--context",
+        default="none,imports,full",
+        help="modes to compare: none, imports, full, or sources joined by + (default: %(default)s)",
+    )
     run.add_argument("--sources", default=FULL_SOURCES, help="what `full` uses (default: %(default)s)")
     run.add_argument("--seed", type=int, default=0, help="seed of the hole sample (default: 0)")
     run.add_argument("--max-tokens", type=int, default=48, help="tokens per completion (default: 48)")
-    run.add_argument("--output", type=Path, default=Path("eval-results/cross-file.jsonl"),
-                     help="results JSONL; the summary goes next to it as .summary.json (default: %(default)s)")
+    run.add_argument(
+        "--output",
+        type=Path,
+        default=Path("eval-results/cross-file.jsonl"),
+        help="results JSONL; the summary goes next to it as .summary.json (default: %(default)s)",
+    )
     add_backend_arguments(run)
     add_model_arguments(run)
 

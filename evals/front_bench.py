@@ -81,13 +81,17 @@ def added_latency(samples: list[Sample], direct_label: str, front_label: str, cl
 
     direct, front = answered(direct_label), answered(front_label)
     both = sorted(direct.keys() & front.keys())
-    first = [front[k].first_text_ms - direct[k].first_text_ms for k in both  # type: ignore[operator]
-             if front[k].first_text_ms is not None and direct[k].first_text_ms is not None]
+    first = [
+        front[k].first_text_ms - direct[k].first_text_ms
+        for k in both  # type: ignore[operator]
+        if front[k].first_text_ms is not None and direct[k].first_text_ms is not None
+    ]
     return {
         "pairs": len(both),
         "added_median_ms": percentile([front[k].latency_ms - direct[k].latency_ms for k in both], 50),
-        "added_file_median_ms": percentile([front[k].latency_ms - direct[k].latency_ms for k in both if k[0] == "file"],
-                                           50),  # fmt: skip
+        "added_file_median_ms": percentile(
+            [front[k].latency_ms - direct[k].latency_ms for k in both if k[0] == "file"], 50
+        ),  # fmt: skip
         "added_first_text_median_ms": percentile(first, 50),
     }
 

@@ -222,7 +222,9 @@ def body_case(f: Fuzzer, expected: list) -> None:
 
 def types_case(f: Fuzzer, expected: list) -> None:
     method = f.rng.choice(METHODS + ["workspace/executeCommand", "initialize"])
-    params = f.params(method) if method in METHODS else {"command": "codegemma.hint", "arguments": [f.params(METHODS[2])]}
+    params = (
+        f.params(method) if method in METHODS else {"command": "codegemma.hint", "arguments": [f.params(METHODS[2])]}
+    )
     f.request(expected, method, f.mutated(params))
     notification = f.rng.choice(["textDocument/didOpen", "textDocument/didChange", "textDocument/didClose",
                                  "workspace/didChangeConfiguration", "$/cancelRequest", "initialized",
@@ -387,7 +389,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--loop-check", type=int, default=250, help="run the event-loop check every N cases (0: never)")
     parser.add_argument("--no-big", action="store_true", help="skip the 10 MB document")
-    parser.add_argument("--probe-timeout", type=float, default=10.0, help="seconds a probe may take before it is a hang")
+    parser.add_argument(
+        "--probe-timeout", type=float, default=10.0, help="seconds a probe may take before it is a hang"
+    )
     parser.add_argument("--out", help="write the report as JSON here")
     args = parser.parse_args(argv)
     if args.cases < 1:

@@ -47,11 +47,14 @@ CODE_PATTERNS: dict[str, re.Pattern[str]] = {
     "call with arguments": re.compile(r"(?<![A-Za-z])(?!O\()[A-Za-z_]\w*(?:\.\w+)*\([^()\s][^()]*\)"),
     "subscript": re.compile(r"[A-Za-z_]\w*\[[^\]\s][^\]]*\]"),
     "operator between operands": re.compile(
-        r"\w\s*(?:==|!=|<=|>=|\+=|-=|\*=|/=|%=|//|\*\*|&&|\|\||->|=>)\s*[\w(\[\"']"),
+        r"\w\s*(?:==|!=|<=|>=|\+=|-=|\*=|/=|%=|//|\*\*|&&|\|\||->|=>)\s*[\w(\[\"']"
+    ),
     "assignment": re.compile(r"(?<![=!<>])\b[A-Za-z_]\w*\s*=\s*(?!=)[\w(\[\"'-]"),
     "modulo or arithmetic on names": re.compile(r"\b[A-Za-z_]\w*\s*[%*/+]\s*\d+\b|\b[A-Za-z_]\w*-\d+\b"),
-    "python keyword form": re.compile(r"\b(?:def|class)\s+\w+\s*[(:]|\blambda\s+\w*\s*:|\bfor\s+\w+\s+in\s+\w+\s*:|"
-                                      r"\breturn\s+[\w(\[]+\s*[-+*/%<>=]"),  # fmt: skip
+    "python keyword form": re.compile(
+        r"\b(?:def|class)\s+\w+\s*[(:]|\blambda\s+\w*\s*:|\bfor\s+\w+\s+in\s+\w+\s*:|"
+        r"\breturn\s+[\w(\[]+\s*[-+*/%<>=]"
+    ),  # fmt: skip
 }
 _TICKS = re.compile(r"`([^`]+)`")
 _SENTENCES = re.compile(r"(?<=[.?!])\s+|\n")

@@ -158,13 +158,16 @@ def summarize(samples: Iterable[Sample], wall_ms: float | None = None) -> dict[s
         "typing_after_first_p90_ms": percentile(typing_later, 90),
         # Later keystrokes answered from the previous completion, and the median of the others.
         "typing_after_first_reused_share": (len(typing_later) - len(typing_later_model)) / len(typing_later)
-        if typing_later else float("nan"),
+        if typing_later
+        else float("nan"),
         "typing_after_first_model_median_ms": percentile(typing_later_model, 50),
         # Prompt tokens the server actually computed (cache hits excluded) per second of prompt time.
-        "prompt_tokens_per_s": rate(sum(s.prompt_tokens - s.cached_tokens for s in timed_prompt),
-                                    sum(s.prompt_ms for s in timed_prompt)),  # fmt: skip
-        "generated_tokens_per_s": rate(sum(s.generated_tokens for s in timed_gen),
-                                       sum(s.generate_ms for s in timed_gen)),  # fmt: skip
+        "prompt_tokens_per_s": rate(
+            sum(s.prompt_tokens - s.cached_tokens for s in timed_prompt), sum(s.prompt_ms for s in timed_prompt)
+        ),  # fmt: skip
+        "generated_tokens_per_s": rate(
+            sum(s.generated_tokens for s in timed_gen), sum(s.generate_ms for s in timed_gen)
+        ),  # fmt: skip
         "mean_prompt_tokens": sum(s.prompt_tokens for s in ok) / len(ok) if ok else float("nan"),
         "mean_generated_tokens": sum(s.generated_tokens for s in ok) / len(ok) if ok else float("nan"),
         "cache_hit_share": sum(s.cached_tokens for s in ok) / max(1, sum(s.prompt_tokens for s in ok)),

@@ -67,8 +67,11 @@ class OverloadReport:
 
     @property
     def clean(self) -> bool:
-        return self.lost == 0 and self.pending_after == 0 and self.healthy_after and self.sent == (
-            self.answered + self.refused
+        return (
+            self.lost == 0
+            and self.pending_after == 0
+            and self.healthy_after
+            and self.sent == (self.answered + self.refused)
         )
 
 

@@ -55,18 +55,36 @@ JS_UNIT = """function compute{i}(items, factor = {i}) {{
 
 #: (language, the cursor's function with CURSOR, a model output that runs on past the unit)
 SCENARIOS = [
-    ("python", "def target(items):\n    total = 0\n<|>    return total\n\n\n",
-     "    for item in items:\n        total += item.price\n    return total\n\n\ndef other():\n    pass\n"),
-    ("python", 'def target(items):\n    """Target."""\n<|>\n\n',
-     "    total = 0\n    for item in items:\n        total += item.price * item.count\n    return total\n\n\ndef other():\n"),
-    ("python", "def target(items):\n    total = <|>\n    return total\n\n\n",
-     "sum(item.price for item in items)\n    return total\n\n\ndef other():\n    pass\n"),
-    ("python", "def target(items):\n    total = sum(<|>)\n    return total\n\n\n",
-     "item.price for item in items)\n    return total\n\n\ndef other():\n"),
-    ("javascript", "function target(items) {\n  let total = 0;\n  <|>\n  return total;\n}\n\n",
-     "for (const item of items) {\n    total += item.price;\n  }\n  return total;\n}\n\nfunction other() {}\n"),
-    ("javascript", "function target(items) {\n  <|>\n}\n\n",
-     "let total = 0;\n  for (const item of items) {\n    total += item.price;\n  }\n  return total;\n}\n\nfunction other() {}\n"),
+    (
+        "python",
+        "def target(items):\n    total = 0\n<|>    return total\n\n\n",
+        "    for item in items:\n        total += item.price\n    return total\n\n\ndef other():\n    pass\n",
+    ),
+    (
+        "python",
+        'def target(items):\n    """Target."""\n<|>\n\n',
+        "    total = 0\n    for item in items:\n        total += item.price * item.count\n    return total\n\n\ndef other():\n",
+    ),
+    (
+        "python",
+        "def target(items):\n    total = <|>\n    return total\n\n\n",
+        "sum(item.price for item in items)\n    return total\n\n\ndef other():\n    pass\n",
+    ),
+    (
+        "python",
+        "def target(items):\n    total = sum(<|>)\n    return total\n\n\n",
+        "item.price for item in items)\n    return total\n\n\ndef other():\n",
+    ),
+    (
+        "javascript",
+        "function target(items) {\n  let total = 0;\n  <|>\n  return total;\n}\n\n",
+        "for (const item of items) {\n    total += item.price;\n  }\n  return total;\n}\n\nfunction other() {}\n",
+    ),
+    (
+        "javascript",
+        "function target(items) {\n  <|>\n}\n\n",
+        "let total = 0;\n  for (const item of items) {\n    total += item.price;\n  }\n  return total;\n}\n\nfunction other() {}\n",
+    ),
 ]
 
 

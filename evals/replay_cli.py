@@ -58,7 +58,9 @@ def make_driver(spec: str, scale: float = 1.0, seed: int = 0) -> Any:
     kind, _, url = words[0].partition("=")
     if kind == "llama.vim":
         if not url.startswith(("http://", "https://")) or len(words) > 1:
-            raise EvalError(f"--driver {spec!r}: llama.vim needs the server's URL, e.g. llama.vim=http://127.0.0.1:8080")
+            raise EvalError(
+                f"--driver {spec!r}: llama.vim needs the server's URL, e.g. llama.vim=http://127.0.0.1:8080"
+            )
         return LlamaVimDriver(spec, url, scale=scale, seed=seed)
     if kind == "lsp":
         if url and not url.startswith(("http://", "https://")):

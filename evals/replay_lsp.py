@@ -100,8 +100,10 @@ class LspDriver:
             return
         self.line = self.buffer.row
         column = utf16_column(self.buffer.lines[self.buffer.row], self.buffer.col)
-        self.client.protocol.notify(CURSOR_METHOD, {"textDocument": {"uri": self.uri},
-                                                    "position": {"line": self.buffer.row, "character": column}})
+        self.client.protocol.notify(
+            CURSOR_METHOD,
+            {"textDocument": {"uri": self.uri}, "position": {"line": self.buffer.row, "character": column}},
+        )
 
     def _dismiss(self) -> None:
         self.shown = None

@@ -28,8 +28,17 @@ from evals.errors import EvalError
 PREFIX_CHARS = 1500
 SUFFIX_CHARS = 400
 #: Directories of the standard library that are not ordinary library code.
-SKIPPED_DIRS = {"test", "tests", "idle_test", "site-packages", "dist-packages", "__pycache__", "lib2to3", "ensurepip",
-                "encodings"}  # ~120 near-identical generated codec tables would crowd the sample
+SKIPPED_DIRS = {
+    "test",
+    "tests",
+    "idle_test",
+    "site-packages",
+    "dist-packages",
+    "__pycache__",
+    "lib2to3",
+    "ensurepip",
+    "encodings",
+}  # ~120 near-identical generated codec tables would crowd the sample
 
 
 @dataclass(frozen=True)
@@ -128,7 +137,12 @@ def file_requests(count: int, seed: int = 0, *, prefix_chars: int = PREFIX_CHARS
 
 
 def typing_sequences(
-    count: int, chars: int, seed: int = 0, *, prefix_chars: int = PREFIX_CHARS, suffix_chars: int = SUFFIX_CHARS,
+    count: int,
+    chars: int,
+    seed: int = 0,
+    *,
+    prefix_chars: int = PREFIX_CHARS,
+    suffix_chars: int = SUFFIX_CHARS,
     root: Path | None = None,
 ) -> list[list[BenchRequest]]:
     """`count` sequences of `chars` requests each: a statement typed one character at a time.

@@ -47,7 +47,11 @@ def outline(text: str, language: str | None) -> Outline | None:
             starts.append(begins)
         finishes = _line_end(text, end)
         # A comment ends nothing: it belongs to what follows it.
-        if "comment" not in node.type and "attribute" not in node.type and (finishes == len(text) or text[finishes - 1] == "\n"):
+        if (
+            "comment" not in node.type
+            and "attribute" not in node.type
+            and (finishes == len(text) or text[finishes - 1] == "\n")
+        ):
             ends.append(finishes)
         previous = node
     found = syntax.captures(language, root)

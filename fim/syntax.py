@@ -166,7 +166,9 @@ def query(language: str | None) -> Any | None:
     return Query(lang, query_source(language))
 
 
-def captures(language: str | None, node: Any, start_byte: int | None = None, end_byte: int | None = None) -> dict[str, list[Any]]:
+def captures(
+    language: str | None, node: Any, start_byte: int | None = None, end_byte: int | None = None
+) -> dict[str, list[Any]]:
     """Nodes captured by `language`'s query under `node`, by capture name.
 
     With a byte range only matches intersecting it are returned, which keeps

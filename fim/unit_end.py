@@ -189,7 +189,11 @@ class UnitEnd:
                 continue
             if window is not None and not window.new_errors(head):
                 return len(head.rstrip()) if line[i:].strip() else len(head)
-            if window is None and line[i:].strip() == rest and bracket_depth(self.before + head) == bracket_depth(self.before):
+            if (
+                window is None
+                and line[i:].strip() == rest
+                and bracket_depth(self.before + head) == bracket_depth(self.before)
+            ):
                 return len(head.rstrip())
         if line.rstrip().endswith(rest) and line.strip() != rest:
             return len(line.rstrip()) - len(rest)

@@ -213,7 +213,9 @@ def _cursor_lines(window: Window) -> tuple[int, int]:
 def _errors_at_cursor(window: Window) -> bool:
     """The code without a completion has a syntax error on the cursor's line or the one before."""
     lo, hi = _cursor_lines(window)
-    return any(error.start_byte <= hi and error.end_byte >= lo for error in syntax.error_nodes(window.baseline.root_node))
+    return any(
+        error.start_byte <= hi and error.end_byte >= lo for error in syntax.error_nodes(window.baseline.root_node)
+    )
 
 
 def _empty_block_opener(window: Window | None, prefix: str) -> int | None:

@@ -107,7 +107,9 @@ class Document:
         # lsprotocol types languageId as LanguageKind | str, and cattrs lets a number or boolean through it.
         for name in ("uri", "text", "language_id"):
             if not isinstance(getattr(self, name), str):
-                raise LspError(f"textDocument.{name.replace('_id', 'Id')} must be a string, not {getattr(self, name)!r}")
+                raise LspError(
+                    f"textDocument.{name.replace('_id', 'Id')} must be a string, not {getattr(self, name)!r}"
+                )
         self.text = well_formed(self.text)
         self.path = well_formed(self.path or uri_to_path(self.uri))
         self.language_id = well_formed(self.language_id)

@@ -122,7 +122,11 @@ class Pending:
 
     def inserted(self, text: str) -> str | None:
         """What now stands where the item was shown, or None when the text around it changed."""
-        if len(text) < len(self.head) + len(self.tail) or not text.startswith(self.head) or not text.endswith(self.tail):
+        if (
+            len(text) < len(self.head) + len(self.tail)
+            or not text.startswith(self.head)
+            or not text.endswith(self.tail)
+        ):
             return None
         return text[len(self.head) : len(text) - len(self.tail)]
 

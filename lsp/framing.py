@@ -28,6 +28,7 @@ drives it from an async byte source.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import os
@@ -190,7 +191,7 @@ def stdin_chunks(stream: IO[bytes]) -> Callable[[], Awaitable[bytes]]:
         fd = stream.fileno()
         # Not through the BufferedReader: a daemon thread blocked inside it holds its lock, and the
         # interpreter aborts at exit when it cannot take that lock ("could not acquire lock ... daemon threads").
-        read: Callable[[int], bytes] = lambda size: os.read(fd, size)
+        read: Callable[[int], bytes] = functools.partial(os.read, fd)
     except (AttributeError, OSError, ValueError):  # an in-memory stream (tests)
         read = getattr(stream, "read1", stream.read)
 

@@ -111,7 +111,9 @@ class CodegemmaProtocol(LanguageServerProtocol):
             return
         is_request = "method" in data and "id" in data
         if self._shutdown and is_request:
-            self._send_error(msg_id, JsonRpcInvalidRequest(f"{data['method']}: the server is shut down; only exit is accepted"))
+            self._send_error(
+                msg_id, JsonRpcInvalidRequest(f"{data['method']}: the server is shut down; only exit is accepted")
+            )
             return
         if data.get("method") == CANCEL_METHOD and not _cancel_id_ok(data.get("params")):
             # pygls looks the id up in a dict: a list or object id raised TypeError and ended the server.

@@ -224,8 +224,16 @@ class CodegemmaServer(LanguageServer):
         started = time.perf_counter()
         if n > 1:
             found = await in_thread(distinct_completions, backend, request, n, cancel=token, call=self._measured)
-            log.info("%s: %s:%d:%d %d of %d alternatives in %.0f ms", request.request_id, request.path,
-                     position.line + 1, position.character + 1, len(found), n, (time.perf_counter() - started) * 1000)
+            log.info(
+                "%s: %s:%d:%d %d of %d alternatives in %.0f ms",
+                request.request_id,
+                request.path,
+                position.line + 1,
+                position.character + 1,
+                len(found),
+                n,
+                (time.perf_counter() - started) * 1000,
+            )
             return [c.text for c in found]
         completion = await in_thread(self._measured, backend.complete, request, cancel=token)
         log.info("%s: %s:%d:%d %s, %d chars in %.0f ms (backend ready after %.0f ms)", request.request_id,

@@ -84,5 +84,3 @@ class LexicalIndex:
 def query_text(prefix: str, lines: int = QUERY_LINES) -> str:
     """The query for a cursor: the last `lines` lines of the prefix."""
     return "\n".join(prefix.split("\n")[-lines:])
-
-

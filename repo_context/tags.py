@@ -75,7 +75,9 @@ def definitions(text: str, language: str | None, path: str) -> list[Definition]:
     bodies = [b for _, _, _, b in found if b is not None]
     out = []
     for kind, (start, end), name, body in sorted(found, key=lambda f: f[1]):
-        out.append(Definition(path, name, kind, start, end, _signature(text, start, end, body, bodies), text[start:end]))
+        out.append(
+            Definition(path, name, kind, start, end, _signature(text, start, end, body, bodies), text[start:end])
+        )
     return out
 
 

@@ -1,9 +1,9 @@
 """HTTP routes: thin wrappers that parse, call the `CompletionService`, and answer.
 
-  GET  /health            model loaded?, FIM format, device (no key needed)
-  GET  /v1/models         OpenAI-style model list
-  POST /v1/completions    OpenAI legacy completions (`prompt` = prefix, `suffix`)
-  POST /infill            llama.cpp's infill (llama.vim, llama.vscode)
+GET  /health            model loaded?, FIM format, device (no key needed)
+GET  /v1/models         OpenAI-style model list
+POST /v1/completions    OpenAI legacy completions (`prompt` = prefix, `suffix`)
+POST /infill            llama.cpp's infill (llama.vim, llama.vscode)
 """
 
 from __future__ import annotations

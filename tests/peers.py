@@ -25,7 +25,9 @@ START_TIMEOUT_S = 120
 
 
 def llama_server_binary() -> Path | None:
-    directory = os.environ.get("LLAMA_PEER_DIR") or Path.home() / ".cache" / "codegemma-peers" / f"llama.cpp-{PEER_VERSION}"
+    directory = (
+        os.environ.get("LLAMA_PEER_DIR") or Path.home() / ".cache" / "codegemma-peers" / f"llama.cpp-{PEER_VERSION}"
+    )
     binary = Path(directory) / "llama-server"
     return binary if binary.is_file() and os.access(binary, os.X_OK) else None
 

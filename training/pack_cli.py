@@ -80,8 +80,9 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         val_fraction=args.val_fraction,
         holdout=tuple(args.holdout),
-        fim=FimConfig(rate=args.fim_rate, spm_rate=args.spm_rate, spm_order=args.spm_order,
-                      random_span_rate=args.random_span_rate),  # fmt: skip
+        fim=FimConfig(
+            rate=args.fim_rate, spm_rate=args.spm_rate, spm_order=args.spm_order, random_span_rate=args.random_span_rate
+        ),  # fmt: skip
         limits=WalkLimits(max_file_bytes=args.max_file_bytes, extra_extensions=extra),
         dedupe=DedupeConfig(threshold=args.near_dup_threshold),
         overwrite=args.overwrite,

@@ -75,9 +75,7 @@ class RepoIndex:
     """The files of one repository, keyed for suffix lookups, per language group."""
 
     #: (group, last key component) -> [(key, path)].
-    by_last: dict[tuple[str, str], list[tuple[tuple[str, ...], str]]] = field(
-        default_factory=lambda: defaultdict(list)
-    )
+    by_last: dict[tuple[str, str], list[tuple[tuple[str, ...], str]]] = field(default_factory=lambda: defaultdict(list))
     by_key: dict[tuple[str, tuple[str, ...]], list[str]] = field(default_factory=lambda: defaultdict(list))
 
     @classmethod

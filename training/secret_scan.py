@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 PRIVATE_KEY = re.compile(r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----")
 
+
 @dataclass(frozen=True)
 class SecretPattern:
     """One kind of credential: a line regex and the lower-case literals one of which it must contain.

@@ -10,7 +10,6 @@ real `codegemma lsp` is driven by test_neovim_e2e.py.
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import pytest
 from tests.editors.nvim_driver import events, needs_nvim, scripted_server, wait_for
@@ -112,7 +111,7 @@ def test_multiline_suggestion_is_drawn_below_and_inserted_whole(nvim, tmp_path):
 
     nvim.input("<Tab>")
     wait_for(lambda: len(nvim.current.buffer) > 5, 5, "the accepted lines")
-    assert nvim.current.buffer[BODY_ROW - 1:] == ["    return total", "", "", "print(total_of([1, 2]))"]
+    assert nvim.current.buffer[BODY_ROW - 1 :] == ["    return total", "", "", "print(total_of([1, 2]))"]
     assert tuple(nvim.current.window.cursor) == (BODY_ROW + 3, len("print(total_of([1, 2]))"))
 
 

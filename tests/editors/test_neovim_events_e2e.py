@@ -34,7 +34,7 @@ def test_cycling_and_word_accept_are_counted_by_the_real_server(nvim, tmp_path, 
     before = nvim.current.buffer[2]
     nvim.input("<M-Right>")
     wait_for(lambda: nvim.current.buffer[2] != before, 10, "a word in the buffer")
-    kept = nvim.current.buffer[2][len(before):]
+    kept = nvim.current.buffer[2][len(before) :]
     assert second.startswith(kept) and kept
     nvim.input("<Esc>")
 

@@ -65,7 +65,7 @@ def test_next_line_key_inserts_a_line_at_a_time(nvim, tmp_path):
     assert shown_with_trigger(nvim) == completion
     nvim.input("<M-Down>")
     wait_for(lambda: len(nvim.current.buffer) > len(SOURCE.splitlines()), 5, "the first line and its break")
-    assert nvim.current.buffer[BODY_ROW - 1:BODY_ROW + 1] == ["    if values:", ""]
+    assert nvim.current.buffer[BODY_ROW - 1 : BODY_ROW + 1] == ["    if values:", ""]
     assert tuple(nvim.current.window.cursor) == (BODY_ROW + 1, 0)
     assert ghost(nvim) == "        return total\n    return 0"
     nvim.input("<M-Down>")
@@ -97,7 +97,11 @@ def test_cycling_through_the_alternatives_of_a_manual_trigger(nvim, tmp_path):
     assert events(log, "accepted")[0]["item_id"] == "item-3"
     assert suggestion_events(log)[-1] == ("item-3", "accepted", "pass", "")
     assert [(item, kind) for item, kind, _, _ in suggestion_events(log)[:-1]] == [
-        ("item-1", "dismissed"), ("item-2", "dismissed"), ("item-3", "dismissed"), ("item-1", "dismissed")]
+        ("item-1", "dismissed"),
+        ("item-2", "dismissed"),
+        ("item-3", "dismissed"),
+        ("item-1", "dismissed"),
+    ]
 
 
 def test_cycling_a_suggestion_from_a_typing_pause_asks_for_alternatives(nvim, tmp_path):

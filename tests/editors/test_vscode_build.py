@@ -145,8 +145,14 @@ def test_extension_drives_the_server_as_vscode_would(unpacked, tmp_path):
     report = run_host(unpacked, document, {"line": 4, "character": 4, "settings": settings}, server["cmd_env"])
 
     # Settings: snake_case, defaults included, blanks left out; a change is sent whole.
-    expected = {"backend": "local", "context_tokens": 1024, "max_tokens": 16, "alternatives": 3, "mode": "complete",
-                "prefetch": True}
+    expected = {
+        "backend": "local",
+        "context_tokens": 1024,
+        "max_tokens": 16,
+        "alternatives": 3,
+        "mode": "complete",
+        "prefetch": True,
+    }
     assert events(log, "initialize")[0]["initialization_options"] == expected
     assert events(log, "initialize")[0]["inline_capability"]
     assert events(log, "configuration")[-1]["settings"] == {"codegemma": {**expected, "mode": "hint"}}

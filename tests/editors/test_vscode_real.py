@@ -125,8 +125,17 @@ def code_server(vsix, tmp_path_factory):  # noqa: F811
 def play(url: str, steps: list[dict], tmp_path: Path) -> dict:
     screenshots = SCREENSHOTS if os.environ.get("CODEGEMMA_SCREENSHOTS") == "1" else tmp_path
     scenario = tmp_path / "scenario.json"
-    scenario.write_text(json.dumps({"url": url, "chromium": CHROMIUM, "screenshots": str(screenshots), "steps": steps,
-                                     "failureScreenshot": str(tmp_path / "failure.png")}))
+    scenario.write_text(
+        json.dumps(
+            {
+                "url": url,
+                "chromium": CHROMIUM,
+                "screenshots": str(screenshots),
+                "steps": steps,
+                "failureScreenshot": str(tmp_path / "failure.png"),
+            }
+        )
+    )
     driver = Path(__file__).with_name("vscode_real.js")
     result = subprocess.run(["node", str(driver), str(PLAYWRIGHT), str(scenario)], capture_output=True, text=True,
                             timeout=240)  # fmt: skip
@@ -225,7 +234,9 @@ def test_manual_trigger_cycles_alternatives_and_word_accept_reports_what_was_kep
     assert saved.startswith("    raise") and "ValueError" not in saved, saved
     kept = saved[4:]
     partial = [event for event in events(log, "suggestion_event") if event["kind"] == "partial"]
-    assert partial and partial[0]["item"] == "item-2" and partial[0]["accepted"] == kept, events(log, "suggestion_event")
+    assert partial and partial[0]["item"] == "item-2" and partial[0]["accepted"] == kept, events(
+        log, "suggestion_event"
+    )
     assert not events(log, "accepted")
 
 

@@ -24,7 +24,9 @@ def test_columns_count_characters_not_bytes():
     assert split_at_cursor("s = 'é👋x'\n", 1, 8) == ("s = 'é👋", "x'\n")
 
 
-@pytest.mark.parametrize(("line", "column", "message"), [(0, 1, "outside the file"), (9, 1, "outside the file"), (2, 99, "outside line 2")])
+@pytest.mark.parametrize(
+    ("line", "column", "message"), [(0, 1, "outside the file"), (9, 1, "outside the file"), (2, 99, "outside line 2")]
+)
 def test_cursor_outside_the_file(line, column, message):
     with pytest.raises(EngineError, match=message):
         split_at_cursor(TEXT, line, column)

@@ -74,7 +74,9 @@ def test_cancel_before_start_generates_nothing(tiny_model):
 def test_cancel_stops_a_long_generation_promptly(tiny_model):
     token = CancelToken()
     result = {}
-    worker = threading.Thread(target=lambda: result.update(out=run(tiny_model, cancel=token, stop_ids=frozenset(), max_tokens=100_000)))
+    worker = threading.Thread(
+        target=lambda: result.update(out=run(tiny_model, cancel=token, stop_ids=frozenset(), max_tokens=100_000))
+    )
     worker.start()
     time.sleep(0.5)
     token.cancel()

@@ -12,8 +12,16 @@ from transformers import DynamicCache
 
 from engine.backend import CompletionRequest
 from engine.local import LocalBackend
-from engine.prompt_cache import (FRESH_TAIL, SEAM_TOKENS, KeyRotation, PromptCache, Run, cache_bytes,
-                                 common_prefix_length, shifted_runs)
+from engine.prompt_cache import (
+    FRESH_TAIL,
+    SEAM_TOKENS,
+    KeyRotation,
+    PromptCache,
+    Run,
+    cache_bytes,
+    common_prefix_length,
+    shifted_runs,
+)
 
 
 def filled(lm, ids):
@@ -89,8 +97,9 @@ def test_bound_holds_through_a_long_typing_run_on_many_documents(tiny_model):
     base = "".join(f"value_{i} = compute({i})\n" for i in range(30))
     for doc in range(6):
         for typed in range(8):
-            request = CompletionRequest(prefix=base + f"doc{doc} = " + "x" * typed, suffix="\n", max_tokens=2,
-                                        raw=True, cache_key=f"doc{doc}")
+            request = CompletionRequest(
+                prefix=base + f"doc{doc} = " + "x" * typed, suffix="\n", max_tokens=2, raw=True, cache_key=f"doc{doc}"
+            )
             out = backend.complete(request)
             assert backend.prompt_cache.nbytes <= 0.25 * 2**20
         # Typing on one document reuses that document's cache.

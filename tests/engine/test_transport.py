@@ -186,4 +186,3 @@ def test_a_request_that_timed_out_is_not_sent_again(peer):
         assert [r["input_prefix"] for r in peer.seen] == ["one", "two"]
     finally:
         backend.close()
-

@@ -55,7 +55,10 @@ def test_errors_about_a_spec_never_repeat_its_key(spec):
 
 def test_the_estimate_counts_no_fewer_tokens_than_the_bundled_tokenizer_for_code(bundled_tokenizer):
     samples = [open(path, encoding="utf-8").read() for path in ("fim/postprocess.py", "engine/upstream.py")]
-    samples += ["# 注释: 计算总和\ndef 总和(值):\n    return sum(值)\n", "print('🎉🚀✨ done ✅')\n",
-                "// 日本語のコメント: ユーザーの名前を返す\nfunction 名前() { return 'テスト'; }\n"]
+    samples += [
+        "# 注释: 计算总和\ndef 总和(值):\n    return sum(值)\n",
+        "print('🎉🚀✨ done ✅')\n",
+        "// 日本語のコメント: ユーザーの名前を返す\nfunction 名前() { return 'テスト'; }\n",
+    ]
     for text in samples:
         assert estimate_tokens(text) >= len(bundled_tokenizer.encode(text, add_special_tokens=False))

@@ -49,4 +49,6 @@ def test_our_server_reads_the_infill_body_our_client_sends():
 
 def test_a_misspelled_field_is_a_bug_not_a_silent_default():
     with pytest.raises(ValidationError, match="n_predictt"):
-        LlamaCppCompletion(prompt="x", n_predictt=3, n_predict=1, temperature=0, top_p=1, top_k=0, stop=[], stream=False)
+        LlamaCppCompletion(
+            prompt="x", n_predictt=3, n_predict=1, temperature=0, top_p=1, top_k=0, stop=[], stream=False
+        )

@@ -80,7 +80,7 @@ def oracle_for(session):
 
     def answer(request):
         typed = request.prefix.rsplit("\n", 1)[-1]
-        return lines[row][len(typed):] if lines[row].startswith(typed) else ""
+        return lines[row][len(typed) :] if lines[row].startswith(typed) else ""
 
     return answer
 

@@ -85,6 +85,8 @@ def test_suffix_echo_ignores_spacing_inside_the_line_but_not_indentation():
     assert rule.cut(text, final=True) == len("        n = count(arr)\n")
     # A later suffix line at another depth is another statement: `return x` ending an inner
     # block is not the function's final `return x`.
-    rule = SuffixRepeat("\n    for i in range(4, n + 1):\n        acc += i\n    return results[-1]\n", at_line_start=True)
+    rule = SuffixRepeat(
+        "\n    for i in range(4, n + 1):\n        acc += i\n    return results[-1]\n", at_line_start=True
+    )
     assert rule.cut("        return results[-1]\n", final=True) is None
     assert rule.cut("        x = 1\n    return results[-1]\n", final=True) == len("        x = 1\n")

@@ -71,7 +71,9 @@ def test_family_without_multi_file_form_gets_bare_fim():
 
 def test_training_middle_follows_prompt():
     fmt = get_format("codegemma")
-    assert build_prompt(fmt, FimInput("a", "c"), middle="b<|file_separator|>").endswith("<|fim_middle|>b<|file_separator|>")
+    assert build_prompt(fmt, FimInput("a", "c"), middle="b<|file_separator|>").endswith(
+        "<|fim_middle|>b<|file_separator|>"
+    )
 
 
 def test_every_registered_format_renders_prefix_and_suffix_once():

@@ -16,8 +16,10 @@ from fim.prompt import FimInput
 
 #: Long real files (our own code stands in for "a long file": the property holds for any text).
 ROOT = Path(__file__).parents[2]
-FILES = [(ROOT / name).read_text() for name in
-         ("fim/unit_end.py", "fim/postprocess.py", "engine/upstream.py", "engine/remote.py", "fim/units.py")]
+FILES = [
+    (ROOT / name).read_text()
+    for name in ("fim/unit_end.py", "fim/postprocess.py", "engine/upstream.py", "engine/remote.py", "fim/units.py")
+]
 SOURCE = FILES[0]
 
 #: What the user types: a few lines of code, 200 characters, one keystroke at a time.
@@ -62,8 +64,9 @@ def typing_starts(source: str, budget: int, language: str | None, every_line: bo
     return len(starts)
 
 
-@pytest.mark.parametrize(("budget", "language", "files"), [(256, None, 5), (512, None, 5), (1024, None, 5),
-                                                         (512, "python", 2)])  # parsing each keystroke is slow
+@pytest.mark.parametrize(
+    ("budget", "language", "files"), [(256, None, 5), (512, None, 5), (1024, None, 5), (512, "python", 2)]
+)  # parsing each keystroke is slow
 def test_typing_at_the_end_of_a_long_file_keeps_the_prompt_start(budget, language, files):
     assert len(TYPED) == 200
     anchored = sum(typing_starts(source, budget, language) for source in FILES[:files])
@@ -145,8 +148,11 @@ def test_sparse_anchors_fall_back_to_denser_cuts_that_use_the_budget():
         assert 200 * MIN_ANCHORED_SHARE <= count(fitted.prefix) <= 200
 
 
-@pytest.mark.parametrize("text", ["x" * 1_000_000, "a = 1\n" + "y" * 1_000_000, "z" * 1_000_000 + "\nb = 2\n"],
-                         ids=["one line", "a short line, then a huge one", "a huge line, then a short one"])
+@pytest.mark.parametrize(
+    "text",
+    ["x" * 1_000_000, "a = 1\n" + "y" * 1_000_000, "z" * 1_000_000 + "\nb = 2\n"],
+    ids=["one line", "a short line, then a huge one", "a huge line, then a short one"],
+)
 def test_the_precut_keeps_a_huge_single_line_bounded(text):
     # One minified line of a megabyte must not reach the tokenizer whole on every keystroke.
     assert 100 <= len(precut_prefix(text, 100)) <= 200

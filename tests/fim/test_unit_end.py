@@ -38,36 +38,106 @@ def complete(doc: str, output: str, language: str | None, raw: bool = False) -> 
 
 CASES = [
     # Whole-line hole in a block with code: the statements at that level, up to the code below the cursor.
-    ("python", "def f(x):\n    y = 1\n<|>    return y\n", "    z = x * 2\n    w = 3\n    return y\n\ndef g():\n", "    z = x * 2\n    w = 3\n"),
+    (
+        "python",
+        "def f(x):\n    y = 1\n<|>    return y\n",
+        "    z = x * 2\n    w = 3\n    return y\n\ndef g():\n",
+        "    z = x * 2\n    w = 3\n",
+    ),
     # ... or up to the dedent that leaves the block.
-    ("python", "def f(x):\n    for a in x:\n        y = a\n<|>    return y\n", "        z = g(x,\n              y)\n    print(z)\n    return y\n", "        z = g(x,\n              y)\n"),
+    (
+        "python",
+        "def f(x):\n    for a in x:\n        y = a\n<|>    return y\n",
+        "        z = g(x,\n              y)\n    print(z)\n    return y\n",
+        "        z = g(x,\n              y)\n",
+    ),
     # A compound statement takes its body.
-    ("python", "def f(x):\n    y = 1\n<|>    return y\n", "    if x:\n        y = 2\n    return y\n\nprint(1)\n", "    if x:\n        y = 2\n"),
+    (
+        "python",
+        "def f(x):\n    y = 1\n<|>    return y\n",
+        "    if x:\n        y = 2\n    return y\n\nprint(1)\n",
+        "    if x:\n        y = 2\n",
+    ),
     # ... but not when its body is already below the cursor.
     ("python", "def f(x):\n<|>        y = a\n    return y\n", "    for a in x:\n        y = a\n", "    for a in x:\n"),
     # An empty block gets its whole body, to the dedent.
-    ("python", 'def f(x):\n    """Doc."""\n<|>\n\ndef g():\n    pass\n', "    a = x + 1\n    return a\n\ndef h():\n", "    a = x + 1\n    return a\n"),
+    (
+        "python",
+        'def f(x):\n    """Doc."""\n<|>\n\ndef g():\n    pass\n',
+        "    a = x + 1\n    return a\n\ndef h():\n",
+        "    a = x + 1\n    return a\n",
+    ),
     # Rest of a line: the model retyping the text after the cursor is dropped.
     ("python", "def f(x):\n    y = foo(<|>)\n    return y\n", "x, 2)\n    return y\n", "x, 2"),
     # End of a line of code: that statement, without a line break (the suffix has it).
     ("python", "def f(x):\n    y = <|>\n    return y\n", "x + 1\n    return y\n", "x + 1"),
-    ("python", "def f(x):\n    y = <|>\n    return y\n", "foo(x,\n          2)\n    return y\n", "foo(x,\n          2)"),
+    (
+        "python",
+        "def f(x):\n    y = <|>\n    return y\n",
+        "foo(x,\n          2)\n    return y\n",
+        "foo(x,\n          2)",
+    ),
     # A line that opens a block gets the block.
-    ("python", "def f(x):\n    if x > 1:<|>\n    return 0\n", "\n        return 1\n    return 0\n", "\n        return 1"),
+    (
+        "python",
+        "def f(x):\n    if x > 1:<|>\n    return 0\n",
+        "\n        return 1\n    return 0\n",
+        "\n        return 1",
+    ),
     ("python", "def f(x):\n    # compute the <|>\n    return y\n", "answer\n    return y\n", "answer"),
     ("python", "def f(x):\n    s = 'héllo 👋 <|>'\n    return s\n", "世界'\n    return s\n", "世界"),
-    ("javascript", "function f(x) {\n  <|>\n}\nfunction g() {}\n", "if (x) {\n    return 1;\n  }\n  return 2;\n}\nfunction g() {}\n", "if (x) {\n    return 1;\n  }\n  return 2;\n"),
-    ("javascript", "function f(x) {\n  const y = 1;\n  <|>\n  return y;\n}\n", "if (x) {\n    y = 2;\n  }\n  return y;\n}\n", "if (x) {\n    y = 2;\n  }\n"),
+    (
+        "javascript",
+        "function f(x) {\n  <|>\n}\nfunction g() {}\n",
+        "if (x) {\n    return 1;\n  }\n  return 2;\n}\nfunction g() {}\n",
+        "if (x) {\n    return 1;\n  }\n  return 2;\n",
+    ),
+    (
+        "javascript",
+        "function f(x) {\n  const y = 1;\n  <|>\n  return y;\n}\n",
+        "if (x) {\n    y = 2;\n  }\n  return y;\n}\n",
+        "if (x) {\n    y = 2;\n  }\n",
+    ),
     ("javascript", "const s = `hi ${<|>}`;\n", "name}`;\nfoo();\n", "name"),
-    ("typescript", "function f(x: number): number {\n  const y: number = <|>\n  return y;\n}\n", "x * 2;\n  return y;\n", "x * 2;"),
-    ("tsx", "export function A() {\n  <|>\n}\n", "return <div>hi</div>;\n}\n\nexport function B() {}\n", "return <div>hi</div>;\n"),
-    ("go", "func f(x int) int {\n\t<|>\n}\n", "if x > 0 {\n\t\treturn 1\n\t}\n\treturn 2\n}\n\nfunc g() {}\n", "if x > 0 {\n\t\treturn 1\n\t}\n\treturn 2\n"),
+    (
+        "typescript",
+        "function f(x: number): number {\n  const y: number = <|>\n  return y;\n}\n",
+        "x * 2;\n  return y;\n",
+        "x * 2;",
+    ),
+    (
+        "tsx",
+        "export function A() {\n  <|>\n}\n",
+        "return <div>hi</div>;\n}\n\nexport function B() {}\n",
+        "return <div>hi</div>;\n",
+    ),
+    (
+        "go",
+        "func f(x int) int {\n\t<|>\n}\n",
+        "if x > 0 {\n\t\treturn 1\n\t}\n\treturn 2\n}\n\nfunc g() {}\n",
+        "if x > 0 {\n\t\treturn 1\n\t}\n\treturn 2\n",
+    ),
     ("rust", "fn f(x: i32) -> i32 {\n    let y = <|>;\n    y\n}\n", "x + 1;\n    y\n}\n", "x + 1"),
-    ("rust", "fn f(x: i32) -> i32 {\n    let y = x;\n    <|>\n    y\n}\n", "if y > 1 {\n        return 0;\n    }\n    y\n}\n", "if y > 1 {\n        return 0;\n    }\n"),
+    (
+        "rust",
+        "fn f(x: i32) -> i32 {\n    let y = x;\n    <|>\n    y\n}\n",
+        "if y > 1 {\n        return 0;\n    }\n    y\n}\n",
+        "if y > 1 {\n        return 0;\n    }\n",
+    ),
     ("java", "class A {\n    int f(int x) {\n        <|>\n    }\n}\n", "return x + 1;\n    }\n}\n", "return x + 1;\n"),
-    ("c", "int f(int x) {\n    int y = 0;\n    <|>\n    return y;\n}\n", "for (int i = 0; i < x; i++) {\n        y += i;\n    }\n    return y;\n}\n", "for (int i = 0; i < x; i++) {\n        y += i;\n    }\n"),
+    (
+        "c",
+        "int f(int x) {\n    int y = 0;\n    <|>\n    return y;\n}\n",
+        "for (int i = 0; i < x; i++) {\n        y += i;\n    }\n    return y;\n}\n",
+        "for (int i = 0; i < x; i++) {\n        y += i;\n    }\n",
+    ),
     ("cpp", "int main() {\n    /* explain <|> */\n    return 0;\n}\n", "the code */\n    return 0;\n", "the code"),
-    ("cpp", "int f(int x) {\n    int y = x;\n    <|>\n    return y;\n}\n", "y += g(x,\n          2);\n    return y;\n}\n\nint h;\n", "y += g(x,\n          2);\n"),
+    (
+        "cpp",
+        "int f(int x) {\n    int y = x;\n    <|>\n    return y;\n}\n",
+        "y += g(x,\n          2);\n    return y;\n}\n\nint h;\n",
+        "y += g(x,\n          2);\n",
+    ),
 ]
 
 
@@ -204,26 +274,32 @@ def test_the_no_new_error_check_sees_a_header_without_body():
 
 BRANCH_MISSING = [
     # The missing body repeats a statement of a later branch (`self.pos += 1`): it is not an echo of the suffix.
-    ("python",
-     "def scan(self, out):\n    while self.pos < len(self.text):\n        c = self.text[self.pos]\n"
-     "        if c in SPACES:\n<|>        elif c == '[':\n            out.append(self.literal())\n"
-     "        elif c == '.':\n            self.pos += 1\n            out.append('.')\n",
-     "            self.pos += 1\n        elif c == '[':\n            out.append(self.literal())\n",
-     "            self.pos += 1\n"),
+    (
+        "python",
+        "def scan(self, out):\n    while self.pos < len(self.text):\n        c = self.text[self.pos]\n"
+        "        if c in SPACES:\n<|>        elif c == '[':\n            out.append(self.literal())\n"
+        "        elif c == '.':\n            self.pos += 1\n            out.append('.')\n",
+        "            self.pos += 1\n        elif c == '[':\n            out.append(self.literal())\n",
+        "            self.pos += 1\n",
+    ),
     # A missing `elif` branch whose body is a later branch's statement.
-    ("python",
-     "def scan(self, out):\n    while self.pos < len(self.text):\n        c = self.text[self.pos]\n"
-     "        if c in SPACES:\n            out.append(' ')\n<|>        elif c == '.':\n            self.pos += 1\n"
-     "            out.append('.')\n",
-     "        elif c == '(':\n            self.pos += 1\n            out.append(self.comment())\n"
-     "        elif c == '.':\n",
-     "        elif c == '(':\n            self.pos += 1\n            out.append(self.comment())\n"),
+    (
+        "python",
+        "def scan(self, out):\n    while self.pos < len(self.text):\n        c = self.text[self.pos]\n"
+        "        if c in SPACES:\n            out.append(' ')\n<|>        elif c == '.':\n            self.pos += 1\n"
+        "            out.append('.')\n",
+        "        elif c == '(':\n            self.pos += 1\n            out.append(self.comment())\n"
+        "        elif c == '.':\n",
+        "        elif c == '(':\n            self.pos += 1\n            out.append(self.comment())\n",
+    ),
     # `else:` for the inner `if`, while the line below the cursor is the outer `else:`.
-    ("python",
-     "def quote(param, value, quote):\n    if value is not None:\n        if quote:\n"
-     "            return f'{param}=\"{value}\"'\n        <|>\n    else:\n        return param\n",
-     "else:\n            return f'{param}={value}'\n    else:\n        return param\n",
-     "else:\n            return f'{param}={value}'\n"),
+    (
+        "python",
+        "def quote(param, value, quote):\n    if value is not None:\n        if quote:\n"
+        "            return f'{param}=\"{value}\"'\n        <|>\n    else:\n        return param\n",
+        "else:\n            return f'{param}={value}'\n    else:\n        return param\n",
+        "else:\n            return f'{param}={value}'\n",
+    ),
 ]
 
 
@@ -240,7 +316,9 @@ def test_the_log_says_which_rule_cut_a_completion_to_nothing(caplog):
     caplog.set_level(logging.INFO, logger="fim.postprocess")
     echo = completion_filter(stop_words=SENTINELS, prefix=prefix, suffix=suffix, language="python", request_id="cmpl-7")
     assert echo.finish("    return y\n")[0] == ""
-    header = completion_filter(stop_words=SENTINELS, prefix=prefix, suffix=suffix, language="python", request_id="cmpl-8")
+    header = completion_filter(
+        stop_words=SENTINELS, prefix=prefix, suffix=suffix, language="python", request_id="cmpl-8"
+    )
     assert header.finish("    if x:\n")[0] == ""
     lines = [r.getMessage() for r in caplog.records if r.name == "fim.postprocess"]
     assert len(lines) == 2  # once per completion, though the rules are asked again at the end
@@ -251,13 +329,29 @@ def test_the_log_says_which_rule_cut_a_completion_to_nothing(caplog):
     assert not [r for r in caplog.records if "cmpl-9" in r.getMessage()]
 
 
-@pytest.mark.parametrize("language, doc, output, expected", [
-    ("python", "def add(first,\n        second):<|>\n\n\ndef g():\n    pass\n",
-     "\n    return first + second\n\n\ndef g():\n", "\n    return first + second"),
-    ("javascript", "function add(first,\n             second) {<|>\n}\n", "\n  return first + second;\n}\n",
-     "\n  return first + second;"),
-    ("go", "func add(first int,\n\tsecond int) int {<|>\n}\n", "\n\treturn first + second\n}\n", "\n\treturn first + second"),
-])
+@pytest.mark.parametrize(
+    "language, doc, output, expected",
+    [
+        (
+            "python",
+            "def add(first,\n        second):<|>\n\n\ndef g():\n    pass\n",
+            "\n    return first + second\n\n\ndef g():\n",
+            "\n    return first + second",
+        ),
+        (
+            "javascript",
+            "function add(first,\n             second) {<|>\n}\n",
+            "\n  return first + second;\n}\n",
+            "\n  return first + second;",
+        ),
+        (
+            "go",
+            "func add(first int,\n\tsecond int) int {<|>\n}\n",
+            "\n\treturn first + second\n}\n",
+            "\n\treturn first + second",
+        ),
+    ],
+)
 def test_the_body_of_a_header_written_over_several_lines(language, doc, output, expected):
     # The block belongs to the header's first line, not to the continuation line the cursor ends.
     assert complete(doc, output, language)[0] == expected

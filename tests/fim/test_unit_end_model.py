@@ -19,13 +19,13 @@ PREFIX = '''def average(numbers: list[float]) -> float:
     if not numbers:
         return 0.0
 '''
-SUFFIX = '''    return total / len(numbers)
+SUFFIX = """    return total / len(numbers)
 
 
 def median(numbers: list[float]) -> float:
     ordered = sorted(numbers)
     return ordered[len(ordered) // 2]
-'''
+"""
 
 
 def test_whole_line_hole_stops_after_the_statement(bundled_backend):

@@ -17,7 +17,6 @@ import os
 import time
 from pathlib import Path
 
-import pytest
 
 from evals.lsp_wire import WireClient, server_command
 from evals.scripted_backend import ScriptedBackend
@@ -26,7 +25,7 @@ MARKER = "SECRET_MARKER_7f3a"
 TEXT = f"API = '{MARKER}'\n\ndef f(x):\n    return \n"
 URI = "file:///work/space/app.py"
 
-SITECUSTOMIZE = '''
+SITECUSTOMIZE = """
 import json, os, sys
 _log = open(os.environ["CODEGEMMA_AUDIT_LOG"], "a", buffering=1)
 _EVENTS = {"socket.connect", "socket.getaddrinfo", "socket.sendto", "socket.sendmsg"}
@@ -38,7 +37,7 @@ def _hook(event, args):
         _log.write(json.dumps([event, what], default=str) + "\\n")
 sys.addaudithook(_hook)
 _log.write(json.dumps(["hook", sys.argv]) + "\\n")
-'''
+"""
 
 
 def audited_env(tmp_path: Path) -> tuple[dict[str, str], Path]:

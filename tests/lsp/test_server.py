@@ -165,7 +165,6 @@ async def test_utf32_positions_count_code_points(utf32_client: LanguageClient):
     assert view.prefix == "s = '😀x😀" and view.suffix == "'\n"
 
 
-
 async def test_events_with_bad_params_or_unknown_items_are_ignored_and_counted(client: LanguageClient):
     before = (await stats(client)).ignored_events
     client.protocol.notify(EVENT_METHOD, {"item": "item-404", "kind": "accepted", "accepted": "x"})

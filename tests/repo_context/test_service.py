@@ -24,7 +24,7 @@ def test_context_for_an_absolute_path_shows_the_definition_and_logs_its_time(tmp
     repo = RepoContext(workspace(tmp_path), 1024, background=False)
     prefix = APP[: APP.index("doubled = ") + len("doubled = ")]
     with caplog.at_level(logging.INFO, logger="repo_context.service"):
-        out = repo.context_for(str(tmp_path / "app.py"), prefix + "scale_vector(", APP[len(prefix):], request_id="r1")
+        out = repo.context_for(str(tmp_path / "app.py"), prefix + "scale_vector(", APP[len(prefix) :], request_id="r1")
     assert [c.path for c in out][-1] == "lib.py" and "def scale_vector(values, factor)" in out[-1].content
     assert any(r.message.startswith("r1: repository context") and " ms " in r.message for r in caplog.records)
 

@@ -30,12 +30,12 @@ class Store:
     def put(self, key: str, value: bytes) -> None:
         self.size += len(value)
 '''
-MAIN = '''from .util import parse_header, Store
+MAIN = """from .util import parse_header, Store
 
 def handle(lines):
     store = Store()
     for line in lines:
-'''
+"""
 OTHER = "def unrelated_function():\n    return 'nothing about headers'\n"
 
 
@@ -58,15 +58,20 @@ def workspace(tmp_path: Path) -> Workspace:
 def test_definitions_give_signatures_without_bodies_and_classes_without_method_bodies():
     found = {d.name: d for d in definitions(UTIL, "python", "util.py")}
     assert set(found) == {"LIMIT", "parse_header", "Store", "put"}
-    assert found["parse_header"].signature == "def parse_header(line: str, strict: bool = False) -> tuple[str, str]: ..."
+    assert (
+        found["parse_header"].signature == "def parse_header(line: str, strict: bool = False) -> tuple[str, str]: ..."
+    )
     assert "partition" in found["parse_header"].body
-    assert found["Store"].signature == "class Store:\n    size: int = 0\n\n    def put(self, key: str, value: bytes) -> None: ..."
+    assert (
+        found["Store"].signature
+        == "class Store:\n    size: int = 0\n\n    def put(self, key: str, value: bytes) -> None: ..."
+    )
     assert found["LIMIT"].signature == "LIMIT = 10"
     assert definitions("x = 1", None, "a.txt") == [] and definitions("int x;", "c", "a.c") == []
 
 
 def test_names_near_the_cursor_come_nearest_first():
-    assert names_near("a = 1\nb = first(a)\nc = second(", "d)\n") [:4] == ["second", "c", "a", "first"]
+    assert names_near("a = 1\nb = first(a)\nc = second(", "d)\n")[:4] == ["second", "c", "a", "first"]
 
 
 def test_ring_keeps_the_latest_chunks_and_evicts_near_copies():
@@ -106,7 +111,9 @@ def test_gather_shows_definitions_used_near_the_cursor_last(workspace: Workspace
 
 def test_gather_order_is_stable_while_typing(workspace: Workspace):
     prefix = MAIN + "        name, value = parse_header(line)\n        store.put(name, "
-    shown = [gather(workspace.snapshot, "pkg/main.py", prefix + typed, "\n", 400, count) for typed in ("v", "va", "val")]
+    shown = [
+        gather(workspace.snapshot, "pkg/main.py", prefix + typed, "\n", 400, count) for typed in ("v", "va", "val")
+    ]
     assert shown[0] == shown[1] == shown[2]
 
 

@@ -52,7 +52,14 @@ def test_openai_completion_shape(tiny_server):
 def test_openai_n_samples_and_prompt_list(tiny_server):
     body = httpx.post(
         f"{tiny_server}/v1/completions",
-        json={"prompt": [FIM["prompt"]], "suffix": FIM["suffix"], "max_tokens": 3, "n": 2, "temperature": 0.8, "seed": 1},
+        json={
+            "prompt": [FIM["prompt"]],
+            "suffix": FIM["suffix"],
+            "max_tokens": 3,
+            "n": 2,
+            "temperature": 0.8,
+            "seed": 1,
+        },
         timeout=60,
     ).json()
     assert [c["index"] for c in body["choices"]] == [0, 1]
@@ -73,10 +80,26 @@ def test_openai_stream_matches_the_non_streamed_answer(tiny_server):
 def test_infill_shape_extra_context_and_response_fields(tiny_server):
     base = {"input_prefix": "import util\n\n", "prompt": "x = util.", "input_suffix": "\n", "n_predict": 4}
     plain = httpx.post(f"{tiny_server}/infill", json=base, timeout=60).json()
-    for key in ("content", "stop", "stop_type", "stopping_word", "tokens_cached", "tokens_evaluated", "truncated", "timings"):
+    for key in (
+        "content",
+        "stop",
+        "stop_type",
+        "stopping_word",
+        "tokens_cached",
+        "tokens_evaluated",
+        "truncated",
+        "timings",
+    ):
         assert key in plain
     assert plain["stop_type"] in ("none", "eos", "limit", "word")
-    assert set(plain["timings"]) >= {"prompt_n", "prompt_ms", "prompt_per_second", "predicted_n", "predicted_ms", "predicted_per_second"}
+    assert set(plain["timings"]) >= {
+        "prompt_n",
+        "prompt_ms",
+        "prompt_per_second",
+        "predicted_n",
+        "predicted_ms",
+        "predicted_per_second",
+    }
     extra = [{"filename": "util.py", "text": "def helper():\n    return 42\n"}]
     with_extra = httpx.post(f"{tiny_server}/infill", json={**base, "input_extra": extra}, timeout=60).json()
     assert with_extra["tokens_evaluated"] > plain["tokens_evaluated"]
@@ -85,7 +108,9 @@ def test_infill_shape_extra_context_and_response_fields(tiny_server):
 
 
 def test_infill_stream(tiny_server):
-    with httpx.stream("POST", f"{tiny_server}/infill", json={"input_prefix": "x = ", "n_predict": 5, "stream": True}, timeout=60) as r:
+    with httpx.stream(
+        "POST", f"{tiny_server}/infill", json={"input_prefix": "x = ", "n_predict": 5, "stream": True}, timeout=60
+    ) as r:
         events = [json.loads(e) for e in sse_events(r)]
     assert events[-1]["stop"] is True and "timings" in events[-1]
     assert all(e["stop"] is False for e in events[:-1])
@@ -126,7 +151,10 @@ def test_oversize_input_is_refused(tiny_backend):
     with running_server(ready_service(tiny_backend, max_input_chars=1000)) as url:
         r = httpx.post(f"{url}/v1/completions", json={"prompt": "x" * 900, "suffix": "y" * 200})
         assert r.status_code == 413 and "at most 1000" in r.json()["error"]["message"]
-        r = httpx.post(f"{url}/infill", json={"input_prefix": "x", "input_extra": [{"filename": "a", "text": "z" * 2000}], "stream": True})
+        r = httpx.post(
+            f"{url}/infill",
+            json={"input_prefix": "x", "input_extra": [{"filename": "a", "text": "z" * 2000}], "stream": True},
+        )
         assert r.status_code == 413
 
 
@@ -144,7 +172,9 @@ def test_api_key_guards_completion_routes_but_not_health(tiny_backend):
 def test_overloaded_server_answers_503_instead_of_queueing(tiny_backend):
     with running_server(ready_service(tiny_backend, max_pending=1)) as url:
         tiny_backend.gate.clear()  # the first request is admitted and then held
-        held = threading.Thread(target=lambda: httpx.post(f"{url}/infill", json={"input_prefix": "x", "n_predict": 2}, timeout=60))
+        held = threading.Thread(
+            target=lambda: httpx.post(f"{url}/infill", json={"input_prefix": "x", "n_predict": 2}, timeout=60)
+        )
         held.start()
         time.sleep(0.5)
         r = httpx.post(f"{url}/infill", json={"input_prefix": "y", "n_predict": 1})

@@ -12,7 +12,15 @@ import pytest
 from evals.server_process import serve
 from tests.servers import free_port
 
-SENTINELS = ("<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>", "<|file_sep|>", "<|endoftext|>", "<|im_end|>", "<|repo_name|>")
+SENTINELS = (
+    "<|fim_prefix|>",
+    "<|fim_suffix|>",
+    "<|fim_middle|>",
+    "<|file_sep|>",
+    "<|endoftext|>",
+    "<|im_end|>",
+    "<|repo_name|>",
+)
 
 SNIPPET_PREFIX = '''import json
 
@@ -21,13 +29,13 @@ def load_config(path):
     """Read a JSON config file and return it as a dict."""
     with open(path) as f:
         '''
-SNIPPET_SUFFIX = '''
+SNIPPET_SUFFIX = """
 
 
 def save_config(path, config):
     with open(path, "w") as f:
         json.dump(config, f)
-'''
+"""
 
 
 @pytest.fixture(scope="module")

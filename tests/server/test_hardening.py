@@ -205,8 +205,8 @@ def _closed_within(sock: socket.socket, seconds: float) -> bool:
     "partial",
     [
         b"POST /infill HTTP/1.1\r\nHost: x\r\nContent-Type: appli",  # a header block that never ends
-        b"POST /infill HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"inp",
-        b"POST /infill HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n{\"inp\r\n",
+        b'POST /infill HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"inp',
+        b'POST /infill HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n{"inp\r\n',
     ],
     ids=["headers", "body", "chunked"],
 )
@@ -226,7 +226,9 @@ def test_a_slow_but_steady_upload_is_not_cut_off(tiny_backend):
     with running_server(ready_service(tiny_backend), read_timeout=2.0) as url:
         host, port = url.removeprefix("http://").split(":")
         body = json.dumps({"input_prefix": "x = ", "n_predict": 1}).encode()
-        head = f"POST /infill HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+        head = (
+            f"POST /infill HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+        )
         with socket.create_connection((host, int(port))) as sock:
             for piece in (head.encode(), body[:10], body[10:]):
                 sock.sendall(piece)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import secrets
 import select
 import socket
-import time
 
 import httpx
 import pytest
@@ -91,7 +90,9 @@ def test_an_oversize_body_is_refused_before_it_is_read_whole(tiny_backend):
         answer, sent = _send_until_answered(url, head, [], limit)
         assert answer.startswith(b"HTTP/1.1 413") and b'"error"' in answer and sent == 0
         # Chunked (no length up front) and never finished: counted while it streams, refused past the limit.
-        head = b"POST /infill HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+        head = (
+            b"POST /infill HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+        )
         piece = b"x" * 65536
         chunk = b"%x\r\n%s\r\n" % (len(piece), piece)
         answer, sent = _send_until_answered(url, head, iter(lambda: chunk, None), limit)

@@ -18,10 +18,10 @@ SENTINELS = ["<|fim_prefix|>", "<|fim_middle|>", "<|fim_suffix|>", "<|file_separ
 CORPUS = [
     "import os\nfrom pkg.util import helper\n\ndef main(argv):\n    return helper(argv[1:])\n",
     "class Foo:\n    def __init__(self, x):\n        self.x = x\n\n    def bar(self):\n        return self.x + 1\n",
-    "package main\n\nimport \"fmt\"\n\nfunc main() {\n\tfmt.Println(\"hello\")\n}\n",
+    'package main\n\nimport "fmt"\n\nfunc main() {\n\tfmt.Println("hello")\n}\n',
     "use crate::config::Settings;\nfn main() { let s = Settings::new(); }\n",
     "import java.util.List;\npublic class Foo { public int bar() { return 1; } }\n",
-    "#include \"util.h\"\nint main(void) { return helper(0); }\n",
+    '#include "util.h"\nint main(void) { return helper(0); }\n',
     "import { helper } from './util';\nexport function main() { return helper(); }\n",
 ]
 

@@ -16,7 +16,9 @@ def langs(*paths: str) -> dict[str, str | None]:
 def test_dependencies_come_first_and_related_files_stay_close():
     edges = {("app.py", "db.py"): 1, ("db.py", "config.py"): 1, ("cli.py", "app.py"): 1,
              ("web.py", "render.py"): 1, ("render.py", "config.py"): 1}  # fmt: skip
-    order = order_repo(langs("app.py", "cli.py", "config.py", "db.py", "render.py", "web.py", "zz_notes.py"), edges).order
+    order = order_repo(
+        langs("app.py", "cli.py", "config.py", "db.py", "render.py", "web.py", "zz_notes.py"), edges
+    ).order
     for a, b in edges:
         assert order.index(b) < order.index(a), f"{b} (imported) must precede {a}"
     # After config.py, both db.py and render.py are ready: the tie is broken alphabetically,

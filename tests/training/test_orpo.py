@@ -12,7 +12,7 @@ from training.errors import TrainingError
 from training.feedback_data import feedback_stats, load_pairs, preference_pairs, read_log, write_pairs
 from training.orpo import train_orpo
 
-SOURCE = '''def mean(values):
+SOURCE = """def mean(values):
     total = 0
     for value in values:
         total += value
@@ -24,7 +24,7 @@ def spread(values):
     low = min(values)
     high = max(values)
     return high - low
-'''
+"""
 
 
 @pytest.fixture(scope="module")

@@ -35,7 +35,9 @@ def repo(tmp_path) -> Path:
     files["src/pkg/__init__.py"] = "VERSION = '1.0'\n"
     files["tests/test_mod03.py"] = "from pkg.mod03 import func03\n\ndef test_func03():\n    assert func03(1) == 4\n"
     files["src/pkg/settings.py"] = "import os\nAWS_KEY = 'AKIAIOSFODNN7EXAMPLE'\nDEBUG = os.environ.get('DEBUG')\n"
-    files["deploy/key.py"] = "KEY = '''-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXk=\n-----END OPENSSH PRIVATE KEY-----'''\n"
+    files["deploy/key.py"] = (
+        "KEY = '''-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXk=\n-----END OPENSSH PRIVATE KEY-----'''\n"
+    )
     files["src/pkg/prompts.py"] = "TEMPLATE = '<|fim_prefix|>{p}<|fim_suffix|>{s}<|fim_middle|>'\n"
     return write_tree(tmp_path / "myrepo", files)
 
@@ -110,7 +112,9 @@ def test_fim_rate_and_psm_spm_share_follow_the_config():
 
 def test_secrets_and_sentinel_text_never_reach_the_data_and_are_counted(repo, tmp_path, tiny_tokenizer):
     stats = run_pack(repo, tmp_path / "out", tiny_tokenizer, fim=FimConfig(rate=0.0))  # plain text to search
-    text = "".join(decode(tiny_tokenizer, ids) for split in ("train", "validation") for ids in windows(tmp_path / "out", split))
+    text = "".join(
+        decode(tiny_tokenizer, ids) for split in ("train", "validation") for ids in windows(tmp_path / "out", split)
+    )
     assert "AKIA" not in text and "PRIVATE KEY" not in text and "TEMPLATE" not in text
     assert "DEBUG = os.environ" in text  # the rest of settings.py is kept
     assert stats["secrets"] == {"aws_access_key": 1, "private_key": 1}
@@ -121,7 +125,9 @@ def test_validation_holds_whole_files_never_seen_in_training(repo, tmp_path, tin
     stats = run_pack(repo, tmp_path / "out", tiny_tokenizer, val_fraction=0.2, holdout=("src/pkg/mod07.py",))
     manifest = [json.loads(line) for line in (tmp_path / "out" / "manifest.jsonl").read_text().splitlines()]
     held = {m["path"] for m in manifest if m["split"] == "validation"}
-    assert "src/pkg/mod07.py" in held and len(held) == stats["files_by_split"]["validation"] == round(0.2 * len(manifest))
+    assert "src/pkg/mod07.py" in held and len(held) == stats["files_by_split"]["validation"] == round(
+        0.2 * len(manifest)
+    )
     train_text = "".join(decode(tiny_tokenizer, ids) for ids in windows(tmp_path / "out", "train"))
     val_text = "".join(decode(tiny_tokenizer, ids) for ids in windows(tmp_path / "out", "validation"))
     for path in held:

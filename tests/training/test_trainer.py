@@ -33,7 +33,9 @@ def packed(tmp_path_factory, tiny_tokenizer) -> Path:
 
 def train(packed, model_dir, out, *, resume=False, on_step=None, **overrides):
     config = TrainConfig.build({**CONFIG, **overrides})
-    return Trainer(config, PackedData(packed), str(model_dir), out, resume=resume, progress=False, on_step=on_step).run()
+    return Trainer(
+        config, PackedData(packed), str(model_dir), out, resume=resume, progress=False, on_step=on_step
+    ).run()
 
 
 def logits(model, ids):
@@ -119,7 +121,8 @@ def test_training_lowers_the_loss_and_the_adapter_loads_everywhere(packed, tiny_
     card = (out / "README.md").read_text()
     assert "library_name: peft" in card and str(tiny_model_dir) in card and f"{vals[-1]['val_loss']:.4f}" in card
     assert TrainConfig.from_yaml(out / "training_config.yaml") == TrainConfig.build(
-        {**CONFIG, "max_steps": 12, "lora_dropout": 0.0, "learning_rate": 1e-2})
+        {**CONFIG, "max_steps": 12, "lora_dropout": 0.0, "learning_rate": 1e-2}
+    )
 
     ids = [2, 10, 20, 30, 40, 50]
     base = AutoModelForCausalLM.from_pretrained(str(tiny_model_dir)).eval()

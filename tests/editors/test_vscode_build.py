@@ -152,6 +152,7 @@ def test_extension_drives_the_server_as_vscode_would(unpacked, tmp_path):
         "alternatives": 3,
         "mode": "complete",
         "prefetch": True,
+        "feedback_log": False,
     }
     assert events(log, "initialize")[0]["initialization_options"] == expected
     assert events(log, "initialize")[0]["inline_capability"]

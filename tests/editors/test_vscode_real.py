@@ -175,7 +175,7 @@ def test_ghost_text_tab_accept_status_and_hint_with_a_scripted_server(code_serve
             {"do": "goto", "line": 5, "column": 5},
             {"do": "type", "text": "x"},
             {"do": "press", "key": "Backspace", "wait": 0},
-            {"do": "status", "contains": "CodeGemma"},
+            {"do": "status", "contains": "CodeGemma", "spinning": True},
             {"do": "screenshot", "name": "status-waiting"},
             {"do": "ghost"},
             {"do": "status", "contains": " ms"},

@@ -86,6 +86,14 @@ const actions = {
         { timeout: step.timeout ?? 20000, polling: 50 },
       );
     }
+    if (step.spinning) {
+      // VS Code asks after its own debounce: wait for the request to start rather than reading the item once.
+      await page.waitForFunction(
+        (selector) => document.querySelector(selector) !== null,
+        "[id$='codegemma.status'] .codicon-modifier-spin",
+        { timeout: step.timeout ?? 20000, polling: 25 },
+      );
+    }
     return { text: (await item.textContent()).trim(), spinning: (await item.locator(".codicon-modifier-spin").count()) > 0 };
   },
   async notification(page, step) {

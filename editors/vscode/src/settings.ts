@@ -21,6 +21,7 @@ export const SERVER_KEYS = [
   "hintModel",
   "debounceMs",
   "prefetch",
+  "feedbackLog",
 ] as const;
 
 /** Settings only the extension reads (how to start the server, which files, on/off, snooze length). */

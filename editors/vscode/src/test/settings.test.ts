@@ -36,6 +36,7 @@ const CONTRACT_KEYS = [
   "hint_model",
   "debounce_ms",
   "prefetch",
+  "feedback_log",
 ];
 
 const manifest = JSON.parse(readFileSync(join(__dirname, "..", "..", "package.json"), "utf8"));
@@ -59,6 +60,7 @@ test("defaults produce settings the server accepts", () => {
     alternatives: 3,
     mode: "complete",
     prefetch: true,
+    feedback_log: false,
   });
 });
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import threading
 from typing import Any
 
 from engine.auto_budget import AutoBudget
@@ -28,26 +27,37 @@ def fitted_prompt_ids(lm: LoadedModel, request: CompletionRequest, context_token
     return lm.tokenizer.encode(prompt, add_special_tokens=True), truncated
 
 
-#: Longest a request waits for a prefill-only request of its key to hand its cache over (about one prompt chunk).
-HANDOVER_WAIT_S = 5.0
+class _Warming:
+    """The cancel token and prompt-cache holder of a prefill-only request: stopped by its caller or by a newer request."""
 
-
-class _Outranked:
-    """The cancel token of a prefill-only request: set by its caller, or by a real request for its key."""
+    background = True
 
     def __init__(self, caller: CancelToken | None) -> None:
         self.caller = caller
         self.by_request = CancelToken()
-        self.finished = threading.Event()
 
     @property
     def cancelled(self) -> bool:
         return self.by_request.cancelled or (self.caller is not None and self.caller.cancelled)
 
-    def outrank(self) -> None:
-        """Stop it and wait until what it has read is back in the prompt cache."""
+    def cancel(self) -> None:
         self.by_request.cancel()
-        self.finished.wait(HANDOVER_WAIT_S)
+
+
+class _Asking:
+    """The prompt-cache holder of a real request: it gives its entry up only by finishing or being cancelled."""
+
+    background = False
+
+    def __init__(self, caller: CancelToken | None) -> None:
+        self.caller = caller
+
+    @property
+    def cancelled(self) -> bool:
+        return self.caller is not None and self.caller.cancelled
+
+    def cancel(self) -> None:  # never asked: only background holders are
+        pass
 
 
 class LocalBackend:
@@ -88,8 +98,8 @@ class LocalBackend:
         self.prompt_cache = PromptCache(lambda: DynamicCache(config=lm.model.config), int(prompt_cache_mb * 2**20),
                                         reuse_min=cache_reuse, rotation=rotation)  # fmt: skip
         self._previous = RecentCompletions()
-        #: Running prefill-only requests by cache key.
-        self._warming: dict[str, _Outranked] = {}
+        #: Running prefill-only requests by cache key (stopped on close).
+        self._warming: dict[str, _Warming] = {}
 
     def use_auto_budget(self, budget: AutoBudget) -> None:
         """Let `budget` set the prompt budget from now on (at most the model's context)."""
@@ -129,28 +139,31 @@ class LocalBackend:
             return answer
         if request.max_tokens <= 0:
             return self._prefill_only(request, key, cancel)
-        warming = self._warming.get(key)
-        if warming is not None:  # a real request outranks the warming of its cache and starts from what it read
-            warming.outrank()
         ids, truncated = self.prompt_ids(request)
         text_filter = request_filter(self.lm.fim_format, request)
         sampling = Sampling(request.temperature, request.top_p, request.top_k, request.seed)
-        taken = self.prompt_cache.take(key, ids)
-        cache = taken.cache
-        filled = min(taken.cached, len(ids) - 1)  # the last prompt token's logits are always computed
-        crop_cache(cache, filled)
-        state = Decoding(self._decode, prompt_tokens=len(ids), cached_tokens=filled + taken.shifted_tokens,
-                         max_tokens=request.max_tokens,
-                         stop_ids=self.lm.stop_ids, text_filter=text_filter, sampling=sampling, cancel=cancel,
-                         on_text=on_text, time_limit_ms=request.time_limit_ms,
-                         drafter=self.drafter(request, key, ids))  # fmt: skip
+        drafter = self.drafter(request, key, ids)
+        # A prefill-only request holding the key's cache stops and hands over what it has read.
+        holder = _Asking(cancel) if key else None
+        taken = self.prompt_cache.take(key, ids, holder=holder)
+        assert taken is not None  # only prefill-only requests are turned away
 
         def release(used: Any) -> None:
             # Keep the prompt, not the completion: the next request shares the prompt's start.
-            self.prompt_cache.checkin(key, ids[: min(used.get_seq_length(), len(ids))], used)
+            self.prompt_cache.checkin(key, ids[: min(used.get_seq_length(), len(ids))], used, holder)
 
-        result = self.scheduler.run(Job(ids=ids, cache=cache, state=state, release=release, filled=filled,
-                                        shifted=taken.shifted))  # fmt: skip
+        try:
+            filled = min(taken.cached, len(ids) - 1)  # the last prompt token's logits are always computed
+            crop_cache(taken.cache, filled)
+            state = Decoding(self._decode, prompt_tokens=len(ids), cached_tokens=filled + taken.shifted_tokens,
+                             max_tokens=request.max_tokens, stop_ids=self.lm.stop_ids, text_filter=text_filter,
+                             sampling=sampling, cancel=cancel, on_text=on_text, time_limit_ms=request.time_limit_ms,
+                             drafter=drafter)  # fmt: skip
+            result = self.scheduler.run(Job(ids=ids, cache=taken.cache, state=state, release=release, filled=filled,
+                                            shifted=taken.shifted))  # fmt: skip
+        finally:
+            if holder is not None:  # a failed request puts no cache back: the next one need not wait for it
+                self.prompt_cache.release(key, holder)
         if result.finish_reason != "cancelled":
             self._previous.remember(key, request, result.text, result.finish_reason)
             if self.auto is not None:
@@ -180,15 +193,17 @@ class LocalBackend:
 
     def _prefill_only(self, request: CompletionRequest, key: str, cancel: CancelToken | None) -> Completion:
         """Read the prompt into `key`'s cache and generate nothing, as llama.cpp does for `n_predict: 0`."""
-        previous = self._warming.get(key)
-        if previous is not None:  # a newer prompt for the key supersedes the older one
-            previous.outrank()
-        token = self._warming[key] = _Outranked(cancel)
+        token = self._warming[key] = _Warming(cancel)
         try:
             ids, truncated = self.prompt_ids(request)
-            taken = self.prompt_cache.take(key, ids)
+            # An older warm-up of the key stops and hands over; a real request reading it makes this one moot.
+            taken = self.prompt_cache.take(key, ids, holder=token) if key else self.prompt_cache.take(key, ids)
+            if taken is None:
+                timings = Timings(prompt_tokens=len(ids))
+                log.info("%s: prefill only: skipped, a request for its key is reading the prompt", request.request_id)
+                return Completion("", "cancelled", "none", timings, truncated=truncated, request_id=request.request_id)
             if taken.cached >= len(ids):  # already read: nothing to do
-                self.prompt_cache.checkin(key, ids, taken.cache)
+                self.prompt_cache.checkin(key, ids, taken.cache, token)
                 timings = Timings(prompt_tokens=len(ids), cached_tokens=len(ids))
                 return Completion("", "length", "limit", timings, truncated=truncated, request_id=request.request_id)
             crop_cache(taken.cache, taken.cached)
@@ -196,13 +211,13 @@ class LocalBackend:
                              max_tokens=0, stop_ids=self.lm.stop_ids, cancel=token,  # type: ignore[arg-type]
                              text_filter=completion_filter(stop_words=(), raw=True))  # fmt: skip
 
-            def release(used: Any) -> None:  # whatever was read, even when outranked half way
-                self.prompt_cache.checkin(key, ids[: min(used.get_seq_length(), len(ids))], used)
+            def release(used: Any) -> None:  # whatever was read, even when stopped half way
+                self.prompt_cache.checkin(key, ids[: min(used.get_seq_length(), len(ids))], used, token)
 
             result = self.scheduler.run(Job(ids=ids, cache=taken.cache, state=state, release=release,
                                             filled=taken.cached, shifted=taken.shifted))  # fmt: skip
         finally:
-            token.finished.set()
+            self.prompt_cache.release(key, token)
             if self._warming.get(key) is token:
                 del self._warming[key]
         log.info("%s: prefill only: %d prompt tokens (%d cached) in %.0f ms, %s", request.request_id,

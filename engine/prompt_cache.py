@@ -10,7 +10,13 @@ whichever entry shares the most tokens with it (copied, so the other key's
 entry stays intact).
 
 An entry is taken out of the pool while its request runs and put back when it
-ends, so two requests never write into one cache. Correctness when the prompt
+ends, so two requests never write into one cache. A request for a key whose
+entry is out waits for it to come back when that is soon: the holder is a
+prefill-only request (asked to stop; it hands over what it has read) or a
+request already cancelled. While a real request holds it, a prefill-only
+request for the key has nothing to do. Without this, a request arriving while
+the entry was out (a keystroke's warm-up during the previous one's) read the
+whole prompt again from nothing, alongside the holder. Correctness when the prompt
 shrinks or changes in the middle follows from cropping to the common prefix:
 whatever comes after it is recomputed.
 
@@ -27,9 +33,10 @@ approximation whose quality cost README measures.
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
 import torch
 
@@ -47,6 +54,8 @@ SEAM_TOKENS = 1
 #: Tokens before the prompt's end that are always read again (the ones the completion attends to most); with
 #: them as well the probe agreed in 12 of 12.
 FRESH_TAIL = 32
+#: Longest a request waits for its key's entry to come back from a holder that is stopping (about one prompt chunk).
+HANDOVER_WAIT_S = 5.0
 #: RoPE variants whose frequencies do not depend on the sequence length, so a rotation by d is the same everywhere.
 SHIFTABLE_ROPE = ("default", "linear", "yarn", "llama3")
 
@@ -220,6 +229,17 @@ class Checkout:
         return sum(s.length for s in self.shifted)
 
 
+class Holder(Protocol):
+    """Who has a key's entry out. `background`: a prefill-only request, which gives the entry up when asked."""
+
+    background: bool
+
+    @property
+    def cancelled(self) -> bool: ...
+
+    def cancel(self) -> None: ...
+
+
 @dataclass
 class _Entry:
     ids: list[int]
@@ -244,6 +264,10 @@ class PromptCache:
         self.rotation = rotation
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
         self._lock = threading.Lock()
+        #: Signalled when an entry comes back (or its holder lets go).
+        self._returned = threading.Condition(self._lock)
+        #: Who has each key's entry out now (requests that passed a `holder` to `take`).
+        self._held: dict[str, Holder] = {}
 
     @property
     def nbytes(self) -> int:
@@ -256,11 +280,22 @@ class PromptCache:
     def checkout(self, key: str, ids: list[int]) -> tuple[Any, int]:
         """A cache that holds `ids[:n]`, and n. The cache is the caller's until `checkin`."""
         taken = self.take(key, ids, shift=False)
+        assert taken is not None  # only a background holder is ever turned away
         return taken.cache, taken.cached
 
-    def take(self, key: str, ids: list[int], *, shift: bool = True) -> Checkout:
-        """`checkout`, plus the runs after the common prefix that the key's entry had elsewhere (if reuse is on)."""
+    def take(self, key: str, ids: list[int], *, shift: bool = True, holder: Holder | None = None,
+             wait_s: float = HANDOVER_WAIT_S) -> Checkout | None:  # fmt: skip
+        """`checkout`, plus the runs after the common prefix that the key's entry had elsewhere (if reuse is on).
+
+        With a `holder`, the entry is the holder's until `checkin` or `release` with it, and a
+        holder that has it out now is handled as the module docstring says; None means a
+        background `holder` has nothing to do (a real request holds the key).
+        """
         with self._lock:
+            if holder is not None and not self._wait_for(key, holder, time.monotonic() + wait_s):
+                return None
+            if holder is not None:
+                self._held[key] = holder
             own = self._entries.pop(key, None)
             shared = common_prefix_length(own.ids, ids) if own is not None else 0
             donor, donor_shared = None, 0
@@ -279,12 +314,37 @@ class PromptCache:
         crop_cache(own.cache, shared)
         return Checkout(own.cache, shared, shifted)
 
-    def checkin(self, key: str, ids: list[int], cache: Any) -> None:
+    def _wait_for(self, key: str, holder: Holder, deadline: float) -> bool:
+        """Wait (lock held) until `key`'s entry is back or waiting is pointless; False: `holder` should not run."""
+        while (current := self._held.get(key)) is not None and current is not holder:
+            if current.background:
+                current.cancel()  # superseded warm-up: it stops at its next chunk and hands over
+            elif not current.cancelled:
+                # A real request is reading this prompt: a warm-up has nothing to do; a second real request
+                # for the key (two editors on one slot) starts apart rather than wait for the first to finish.
+                return not holder.background
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or holder.cancelled:
+                return not holder.cancelled
+            self._returned.wait(remaining)
+        return True
+
+    def release(self, key: str, holder: Holder) -> None:
+        """`holder` is done with `key` without putting a cache back (it failed): others stop waiting for it."""
+        with self._lock:
+            if self._held.get(key) is holder:
+                del self._held[key]
+                self._returned.notify_all()
+
+    def checkin(self, key: str, ids: list[int], cache: Any, holder: Holder | None = None) -> None:
         """Keep `cache` (holding `ids`) for `key`, dropping the least recently used entries beyond the budget."""
         crop_cache(cache, len(ids))
         compact(cache)
         entry = _Entry(list(ids), cache, cache_bytes(cache))
         with self._lock:
+            if holder is not None and self._held.get(key) is holder:
+                del self._held[key]
+                self._returned.notify_all()
             self._entries.pop(key, None)
             if entry.nbytes > self.max_bytes:
                 return

@@ -181,3 +181,62 @@ def test_a_prefill_only_request_waits_while_a_real_request_decodes(tiny_model):
     warming.join(timeout=10)
     assert result["warm"].finish_reason == "length" and result["warm"].timings.prompt_tokens > 512
     backend.close()
+
+
+def test_a_warm_up_sent_while_a_cancelled_request_winds_down_starts_from_what_it_read(tiny_model):
+    # A keystroke cancels the request in flight and warms the new prompt at once: the warm-up must wait for the
+    # cancelled request's cache to come back, not read the whole prompt again from nothing beside it.
+    backend = LocalBackend(tiny_model, context_tokens=2048, speculate=False)
+    slowed(backend, 0.1)
+    typing = CancelToken()
+    threads, out = concurrently(backend, [CompletionRequest(prefix=LONG_PREFIX, suffix="\n", max_tokens=100_000,
+                                                            raw=True, cache_key="a")], {0: typing})  # fmt: skip
+    time.sleep(0.8)  # its prompt is read; it is decoding
+    typing.cancel()
+    warm = backend.complete(CompletionRequest(prefix=LONG_PREFIX + "v", suffix="\n", max_tokens=0, raw=True,
+                                              cache_key="a"))  # fmt: skip
+    threads[0].join(timeout=5)
+    assert out[0].finish_reason == "cancelled"
+    assert warm.finish_reason == "length"
+    assert warm.timings.cached_tokens >= warm.timings.prompt_tokens - 8, warm.timings
+    backend.close()
+
+
+def test_a_warm_up_for_a_prompt_a_real_request_is_reading_does_nothing(tiny_model):
+    backend = LocalBackend(tiny_model, context_tokens=2048, speculate=False)
+    slowed(backend, 0.05)
+    busy = CancelToken()
+    threads, out = concurrently(backend, [CompletionRequest(prefix=LONG_PREFIX, suffix="\n", max_tokens=100_000,
+                                                            raw=True, cache_key="a")], {0: busy})  # fmt: skip
+    time.sleep(0.8)  # its prompt is read; it is decoding
+    started = time.perf_counter()
+    warm = backend.complete(CompletionRequest(prefix=LONG_PREFIX, suffix="\n", max_tokens=0, raw=True, cache_key="a"))
+    waited = time.perf_counter() - started
+    assert warm.finish_reason == "cancelled" and warm.timings.cached_tokens == 0 and waited < 1.0
+    assert not busy.cancelled and threads[0].is_alive(), "the warm-up stopped the request it was warming for"
+    busy.cancel()
+    threads[0].join(timeout=5)
+    # The real request's prompt is back in the cache for the next keystroke.
+    again = backend.complete(CompletionRequest(prefix=LONG_PREFIX + "v", suffix="\n", max_tokens=0, raw=True,
+                                               cache_key="a"))  # fmt: skip
+    assert again.timings.cached_tokens >= again.timings.prompt_tokens - 8
+    backend.close()
+
+
+def test_a_request_that_fails_lets_the_next_one_for_its_key_go_on(tiny_model, monkeypatch):
+    backend = LocalBackend(tiny_model, context_tokens=2048, speculate=False)
+    real = backend.scheduler.run
+
+    def failing(job):
+        raise RuntimeError("out of memory")
+
+    monkeypatch.setattr(backend.scheduler, "run", failing)
+    try:
+        backend.complete(CompletionRequest(prefix=LONG_PREFIX, suffix="\n", max_tokens=4, raw=True, cache_key="a"))
+    except RuntimeError:
+        pass
+    monkeypatch.setattr(backend.scheduler, "run", real)
+    started = time.perf_counter()
+    warm = backend.complete(CompletionRequest(prefix=LONG_PREFIX, suffix="\n", max_tokens=0, raw=True, cache_key="a"))
+    assert warm.finish_reason == "length" and time.perf_counter() - started < 4.0
+    backend.close()

@@ -173,6 +173,10 @@ def load_weights(spec: str | None, *, dtype: str = "float32", device: str = "cpu
         raise EngineError(f"cannot load the model in {where}: {exc}") from None
     except ValueError as exc:
         raise EngineError(f"cannot load {spec or where}: {exc}") from None
+    if device == "cpu":  # torch's CPU SDPA is slow for a decode step's one query row (engine.attention)
+        from engine.attention import use_small_query_attention
+
+        use_small_query_attention(model)
     if adapter:
         model = apply_adapter(model, adapter)
     model.to(device)

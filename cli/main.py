@@ -74,6 +74,8 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    if args.log_level.upper() != "DEBUG":  # pygls logs every JSON-RPC message at INFO (the replay's, the server's)
+        logging.getLogger("pygls").setLevel(logging.WARNING)
     user_errors = _user_error_types()
     try:
         return runners[args.verb](args) or 0

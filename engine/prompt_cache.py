@@ -40,6 +40,8 @@ from typing import Any, Callable, Protocol
 
 import torch
 
+from engine.loading import one_thread
+
 #: Default byte budget of the pool (`--prompt-cache-mb`): for the bundled model
 #: (24 KiB of float32 keys and values per token) about 20 prompts of 1,000 tokens.
 DEFAULT_PROMPT_CACHE_MB = 512
@@ -303,16 +305,17 @@ class PromptCache:
                 n = common_prefix_length(entry.ids, ids)
                 if n > donor_shared:
                     donor, donor_shared = entry, n
-        if donor is not None and donor_shared >= max(shared + MIN_SHARED_TO_COPY, 1):
-            return Checkout(copy_prefix(donor.cache, donor_shared, self._new_cache), donor_shared, [])
-        if own is None:
-            return Checkout(self._new_cache(), 0, [])
-        shifted: list[Shifted] = []
-        if shift and self.reuse_min and self.rotation is not None:
-            runs = shifted_runs(own.ids, ids, shared, self.reuse_min)
-            shifted = take_runs(own.cache, runs, self.rotation)  # before the crop below drops them
-        crop_cache(own.cache, shared)
-        return Checkout(own.cache, shared, shifted)
+        with one_thread():  # called from request threads: see engine.loading.one_thread
+            if donor is not None and donor_shared >= max(shared + MIN_SHARED_TO_COPY, 1):
+                return Checkout(copy_prefix(donor.cache, donor_shared, self._new_cache), donor_shared, [])
+            if own is None:
+                return Checkout(self._new_cache(), 0, [])
+            shifted: list[Shifted] = []
+            if shift and self.reuse_min and self.rotation is not None:
+                runs = shifted_runs(own.ids, ids, shared, self.reuse_min)
+                shifted = take_runs(own.cache, runs, self.rotation)  # before the crop below drops them
+            crop_cache(own.cache, shared)
+            return Checkout(own.cache, shared, shifted)
 
     def _wait_for(self, key: str, holder: Holder, deadline: float) -> bool:
         """Wait (lock held) until `key`'s entry is back or waiting is pointless; False: `holder` should not run."""
@@ -338,8 +341,9 @@ class PromptCache:
 
     def checkin(self, key: str, ids: list[int], cache: Any, holder: Holder | None = None) -> None:
         """Keep `cache` (holding `ids`) for `key`, dropping the least recently used entries beyond the budget."""
-        crop_cache(cache, len(ids))
-        compact(cache)
+        with one_thread():  # also called from request threads
+            crop_cache(cache, len(ids))
+            compact(cache)
         entry = _Entry(list(ids), cache, cache_bytes(cache))
         with self._lock:
             if holder is not None and self._held.get(key) is holder:

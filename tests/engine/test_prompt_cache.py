@@ -201,3 +201,43 @@ def test_reuse_is_off_without_a_rotation(tiny_model):
     ids = list(range(100))
     pool.checkin("doc", ids, filled(tiny_model, ids))
     assert pool.take("doc", [7] + ids).shifted == []
+
+
+def test_copying_a_cached_prompt_in_a_request_thread_starts_no_torch_worker_threads():
+    # Each thread that runs a parallel torch op gets OpenMP workers for as long as it lives; with more of them
+    # than cores the model's own thread decodes ~1.5x slower (engine.loading.one_thread).
+    import os
+    import threading
+
+    if torch.get_num_threads() < 2 or not os.path.isdir("/proc/self/task"):
+        pytest.skip("needs two torch threads and /proc")
+    layers = 4
+    new_cache = DynamicCache
+    pool = PromptCache(new_cache, max_bytes=10**10)
+    source = DynamicCache()
+    for layer in range(layers):  # big enough that torch copies it in parallel
+        source.update(torch.randn(1, 2, 4000, 64), torch.randn(1, 2, 4000, 64), layer)
+    ids = list(range(4000))
+    pool.checkin("other", ids, source)
+    go, took, done = threading.Event(), threading.Event(), threading.Event()
+    counts = {}
+
+    def request_thread():
+        go.wait()
+        counts["taken"] = pool.take("new", ids + [1, 2, 3]).cached  # a new key starts from a copy of "other"
+        pool.checkin("new", ids, DynamicCache())
+        took.set()
+        done.wait()  # stays alive, as a server's worker threads do
+
+    thread = threading.Thread(target=request_thread)
+    thread.start()
+    try:
+        before = len(os.listdir("/proc/self/task"))
+        go.set()
+        took.wait(30)
+        after = len(os.listdir("/proc/self/task"))
+    finally:
+        done.set()
+        thread.join()
+    assert counts["taken"] == 4000
+    assert after == before

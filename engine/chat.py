@@ -146,10 +146,10 @@ class ChatModel:
 
 def load_chat_model(spec: str | None = None, *, dtype: str = "float32", device: str = "cpu") -> ChatModel:
     """Load an instruct model: None/"bundled", a Hugging Face id, a model directory or a .gguf file."""
-    from engine.loading import BUNDLED, load_weights
+    from engine.loading import BUNDLED, in_passing_thread, load_weights
 
     started = time.perf_counter()
-    kind, _, tokenizer, model = load_weights(spec, dtype=dtype, device=device)
+    kind, _, tokenizer, model = in_passing_thread(load_weights, spec, dtype=dtype, device=device)
     chat = ChatModel(model=model, tokenizer=tokenizer, name=spec or BUNDLED)
     log.info("loaded chat model %s (%s) in %.1f s", chat.name, kind, time.perf_counter() - started)
     return chat

@@ -206,3 +206,37 @@ def test_gguf_tensor_types_it_cannot_read_are_named(tmp_path):
     writer.close()
     with pytest.raises(EngineError, match="tensor token_embd.weight is I32, which this loader does not read"):
         load_gguf_weights(tmp_path / "m.gguf", tiny_config(), None)
+
+
+def test_loading_leaves_no_torch_worker_threads_in_the_thread_that_asked(tiny_model_dir):
+    # A thread that lives on (the main thread of `codegemma eval`) would keep the OpenMP team of the load's
+    # parallel torch ops, and beside the batch scheduler's team that makes decode steps ~1.5x slower on 2 cores.
+    import os
+    import threading
+
+    import torch
+
+    if torch.get_num_threads() < 2 or not os.path.isdir("/proc/self/task"):
+        pytest.skip("needs two torch threads and /proc")
+    load_model(str(tiny_model_dir), dtype="int8")  # the tokenizer's own threads, if any, start here
+    counts = {}
+    done = threading.Event()
+
+    def long_lived():
+        counts["before"] = len(os.listdir("/proc/self/task"))
+        load_model(str(tiny_model_dir), dtype="int8")  # quantising the output projection runs in parallel
+        counts["after"] = len(os.listdir("/proc/self/task"))
+        done.wait()
+
+    thread = threading.Thread(target=long_lived)
+    thread.start()
+    while "after" not in counts and thread.is_alive():
+        thread.join(0.05)
+    done.set()
+    thread.join()
+    assert counts["after"] == counts["before"]
+
+
+def test_a_load_that_fails_raises_in_the_caller(tmp_path):
+    with pytest.raises(EngineError, match="config"):
+        load_model(str(tmp_path))

@@ -146,7 +146,9 @@ class LocalBackend:
         # A prefill-only request holding the key's cache stops and hands over what it has read.
         holder = _Asking(cancel) if key else None
         taken = self.prompt_cache.take(key, ids, holder=holder)
-        assert taken is not None  # only prefill-only requests are turned away
+        if taken is None:  # cancelled (superseded) while it waited for the request before it to hand over
+            timings = Timings(prompt_tokens=len(ids))
+            return Completion("", "cancelled", "none", timings, truncated=truncated, request_id=request.request_id)
 
         def release(used: Any) -> None:
             # Keep the prompt, not the completion: the next request shares the prompt's start.

@@ -291,7 +291,8 @@ class PromptCache:
 
         With a `holder`, the entry is the holder's until `checkin` or `release` with it, and a
         holder that has it out now is handled as the module docstring says; None means a
-        background `holder` has nothing to do (a real request holds the key).
+        background `holder` has nothing to do (a real request holds the key), or `holder` was
+        cancelled while it waited.
         """
         with self._lock:
             if holder is not None and not self._wait_for(key, holder, time.monotonic() + wait_s):

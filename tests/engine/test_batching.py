@@ -5,6 +5,8 @@ from __future__ import annotations
 import threading
 import time
 
+from transformers import DynamicCache
+
 from engine.backend import CancelToken, CompletionRequest
 from engine.local import LocalBackend
 
@@ -220,6 +222,41 @@ def test_a_warm_up_for_a_prompt_a_real_request_is_reading_does_nothing(tiny_mode
     again = backend.complete(CompletionRequest(prefix=LONG_PREFIX + "v", suffix="\n", max_tokens=0, raw=True,
                                                cache_key="a"))  # fmt: skip
     assert again.timings.cached_tokens >= again.timings.prompt_tokens - 8
+    backend.close()
+
+
+class WarmingElsewhere:
+    """A prompt-cache holder of another key (`engine.prompt_cache.Holder`)."""
+
+    background = True
+    cancelled = False
+
+    def cancel(self) -> None:
+        pass
+
+
+def test_a_request_cancelled_while_it_waits_for_its_key_ends_cancelled(tiny_model):
+    # Superseded while the request before it winds down (a fast typist): it must end as cancelled, not fail.
+    backend = LocalBackend(tiny_model, context_tokens=2048, speculate=False)
+    slowed(backend, 1.5)  # prompt chunks end at 1.5, 3.0, ... s
+    first, second = CancelToken(), CancelToken()
+    threads, out = concurrently(backend, [CompletionRequest(prefix=LONG_PREFIX, suffix="\n", max_tokens=8,
+                                                            raw=True, cache_key="a")], {0: first})  # fmt: skip
+    time.sleep(2.0)
+    first.cancel()  # it stops when its second chunk ends, at 3.0 s
+    waiting, later = concurrently(backend, [CompletionRequest(prefix=LONG_PREFIX + "v", suffix="\n", max_tokens=8,
+                                                              raw=True, cache_key="a")], {0: second})  # fmt: skip
+    time.sleep(0.6)  # it is waiting for the first one's cache
+    second.cancel()
+    for n in range(6):  # other keys' caches coming back wake every request waiting for one
+        other = WarmingElsewhere()
+        backend.prompt_cache.take(f"other{n}", [1, 2, 3], holder=other)
+        backend.prompt_cache.checkin(f"other{n}", [1, 2, 3], DynamicCache(config=tiny_model.model.config), other)
+        time.sleep(0.05)
+    waiting[0].join(timeout=10)
+    threads[0].join(timeout=10)
+    assert later[0].finish_reason == "cancelled" and later[0].text == ""
+    assert out[0].finish_reason == "cancelled"
     backend.close()
 
 

@@ -88,6 +88,9 @@ class BatchScheduler:
         self._start_lock = threading.Lock()
         #: Largest number of requests decoded in one step so far (for logs and tests).
         self.widest_batch = 0
+        #: torch threads for the model, as set when the scheduler was made (`--threads`); the worker thread
+        #: sets them for itself, whatever another thread's `engine.loading.one_thread` left as the default.
+        self.threads = torch.get_num_threads()
 
     def run(self, job: Job) -> Generated:
         """Queue `job` and wait for it; raises what the model raised for it."""
@@ -118,6 +121,7 @@ class BatchScheduler:
         filling: list[Job] = []
         running: list[Job] = []
         steps_since_fill = 0
+        torch.set_num_threads(self.threads)
         try:
             with torch.inference_mode():
                 while self._admit(filling, running):

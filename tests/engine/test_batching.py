@@ -5,6 +5,8 @@ from __future__ import annotations
 import threading
 import time
 
+import pytest
+
 from transformers import DynamicCache
 
 from engine.backend import CancelToken, CompletionRequest
@@ -276,4 +278,28 @@ def test_a_request_that_fails_lets_the_next_one_for_its_key_go_on(tiny_model, mo
     started = time.perf_counter()
     warm = backend.complete(CompletionRequest(prefix=LONG_PREFIX, suffix="\n", max_tokens=0, raw=True, cache_key="a"))
     assert warm.finish_reason == "length" and time.perf_counter() - started < 4.0
+    backend.close()
+
+
+def test_the_scheduler_runs_the_model_with_its_threads_whatever_the_thread_that_starts_it_has(tiny_model):
+    # A request thread copies cached prompts with one torch thread (engine.loading.one_thread), which is also
+    # torch's default for threads that start meanwhile; the scheduler's worker must keep the configured count.
+    import torch
+
+    from engine.loading import one_thread
+
+    if torch.get_num_threads() < 2:
+        pytest.skip("needs two torch threads")
+    backend = LocalBackend(tiny_model, context_tokens=512, speculate=False)
+    real, seen = backend.scheduler.model, []
+
+    def recording(*args, **kwargs):
+        seen.append(torch.get_num_threads())
+        return real(*args, **kwargs)
+
+    backend.scheduler.model = recording
+    wanted = torch.get_num_threads()
+    with one_thread():  # the worker thread starts here, on the first request
+        backend.complete(CompletionRequest(prefix="def f():\n    return ", suffix="\n", max_tokens=2, raw=True))
+    assert seen and set(seen) == {wanted}
     backend.close()

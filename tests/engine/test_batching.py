@@ -187,19 +187,29 @@ def test_a_prefill_only_request_waits_while_a_real_request_decodes(tiny_model):
     backend.close()
 
 
+def asking(backend, token, prefix=LONG_PREFIX, max_tokens=100_000):
+    """A real request for document "a" in a thread of its own, cancelled by `token`: (its thread, its answer box)."""
+    request = CompletionRequest(prefix=prefix, suffix="\n", max_tokens=max_tokens, raw=True, cache_key="a")
+    threads, out = concurrently(backend, [request], {0: token})
+    return threads[0], out
+
+
+def warming(backend, prefix):
+    """A prefill-only request for document "a", answered."""
+    return backend.complete(CompletionRequest(prefix=prefix, suffix="\n", max_tokens=0, raw=True, cache_key="a"))
+
+
 def test_a_warm_up_sent_while_a_cancelled_request_winds_down_starts_from_what_it_read(tiny_model):
     # A keystroke cancels the request in flight and warms the new prompt at once: the warm-up must wait for the
     # cancelled request's cache to come back, not read the whole prompt again from nothing beside it.
     backend = LocalBackend(tiny_model, context_tokens=2048, speculate=False)
     slowed(backend, 0.1)
     typing = CancelToken()
-    threads, out = concurrently(backend, [CompletionRequest(prefix=LONG_PREFIX, suffix="\n", max_tokens=100_000,
-                                                            raw=True, cache_key="a")], {0: typing})  # fmt: skip
+    thread, out = asking(backend, typing)
     time.sleep(0.8)  # its prompt is read; it is decoding
     typing.cancel()
-    warm = backend.complete(CompletionRequest(prefix=LONG_PREFIX + "v", suffix="\n", max_tokens=0, raw=True,
-                                              cache_key="a"))  # fmt: skip
-    threads[0].join(timeout=5)
+    warm = warming(backend, LONG_PREFIX + "v")
+    thread.join(timeout=5)
     assert out[0].finish_reason == "cancelled"
     assert warm.finish_reason == "length"
     assert warm.timings.cached_tokens >= warm.timings.prompt_tokens - 8, warm.timings
@@ -210,19 +220,17 @@ def test_a_warm_up_for_a_prompt_a_real_request_is_reading_does_nothing(tiny_mode
     backend = LocalBackend(tiny_model, context_tokens=2048, speculate=False)
     slowed(backend, 0.05)
     busy = CancelToken()
-    threads, out = concurrently(backend, [CompletionRequest(prefix=LONG_PREFIX, suffix="\n", max_tokens=100_000,
-                                                            raw=True, cache_key="a")], {0: busy})  # fmt: skip
+    thread, _ = asking(backend, busy)
     time.sleep(0.8)  # its prompt is read; it is decoding
     started = time.perf_counter()
-    warm = backend.complete(CompletionRequest(prefix=LONG_PREFIX, suffix="\n", max_tokens=0, raw=True, cache_key="a"))
+    warm = warming(backend, LONG_PREFIX)
     waited = time.perf_counter() - started
     assert warm.finish_reason == "cancelled" and warm.timings.cached_tokens == 0 and waited < 1.0
-    assert not busy.cancelled and threads[0].is_alive(), "the warm-up stopped the request it was warming for"
+    assert not busy.cancelled and thread.is_alive(), "the warm-up stopped the request it was warming for"
     busy.cancel()
-    threads[0].join(timeout=5)
+    thread.join(timeout=5)
     # The real request's prompt is back in the cache for the next keystroke.
-    again = backend.complete(CompletionRequest(prefix=LONG_PREFIX + "v", suffix="\n", max_tokens=0, raw=True,
-                                               cache_key="a"))  # fmt: skip
+    again = warming(backend, LONG_PREFIX + "v")
     assert again.timings.cached_tokens >= again.timings.prompt_tokens - 8
     backend.close()
 
@@ -242,12 +250,10 @@ def test_a_request_cancelled_while_it_waits_for_its_key_ends_cancelled(tiny_mode
     backend = LocalBackend(tiny_model, context_tokens=2048, speculate=False)
     slowed(backend, 1.5)  # prompt chunks end at 1.5, 3.0, ... s
     first, second = CancelToken(), CancelToken()
-    threads, out = concurrently(backend, [CompletionRequest(prefix=LONG_PREFIX, suffix="\n", max_tokens=8,
-                                                            raw=True, cache_key="a")], {0: first})  # fmt: skip
+    thread, out = asking(backend, first, max_tokens=8)
     time.sleep(2.0)
     first.cancel()  # it stops when its second chunk ends, at 3.0 s
-    waiting, later = concurrently(backend, [CompletionRequest(prefix=LONG_PREFIX + "v", suffix="\n", max_tokens=8,
-                                                              raw=True, cache_key="a")], {0: second})  # fmt: skip
+    waiting, later = asking(backend, second, prefix=LONG_PREFIX + "v", max_tokens=8)
     time.sleep(0.6)  # it is waiting for the first one's cache
     second.cancel()
     for n in range(6):  # other keys' caches coming back wake every request waiting for one
@@ -255,8 +261,8 @@ def test_a_request_cancelled_while_it_waits_for_its_key_ends_cancelled(tiny_mode
         backend.prompt_cache.take(f"other{n}", [1, 2, 3], holder=other)
         backend.prompt_cache.checkin(f"other{n}", [1, 2, 3], DynamicCache(config=tiny_model.model.config), other)
         time.sleep(0.05)
-    waiting[0].join(timeout=10)
-    threads[0].join(timeout=10)
+    waiting.join(timeout=10)
+    thread.join(timeout=10)
     assert later[0].finish_reason == "cancelled" and later[0].text == ""
     assert out[0].finish_reason == "cancelled"
     backend.close()

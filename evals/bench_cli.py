@@ -174,6 +174,8 @@ def run(args: argparse.Namespace) -> int:
     config = {k: getattr(args, k) for k in ("requests", "typing", "typing_chars", "max_tokens", "prefix_chars",
                                             "suffix_chars", "seed", "concurrency", "raw")}  # fmt: skip
     config["python"] = platform.python_version()
+    if args.front:
+        config["fresh_passes"] = fronted.fresh_passes  # the upstream's cache erased before each pass
     write_json_atomic(output, {"config": config, "machine": machine(), "backends": summaries})
     print(machine_line())
     print(latency_table(summaries, args.concurrency))

@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.transport import HttpBackend
+from engine.transport import HttpBackend, PeerFailure
 from evals.errors import EvalError
 from evals.latency import Job, Record, Sample, replay_concurrent, summarize
 from evals.metrics import percentile
@@ -43,12 +43,30 @@ def upstream_tokens(direct: HttpBackend) -> float:
     return float(found.group(1))
 
 
+def forget_prompts(direct: HttpBackend) -> bool:
+    """Erase every slot's cache of the upstream, so a pass does not find the prompts of the pass before.
+
+    The passes replay the same requests, so without this the second one reads
+    its prompts from llama-server's cache. llama-server erases a slot only when
+    started with `--slot-save-path DIR`; False when it cannot.
+    """
+    try:
+        slots = direct.call_json("/slots")
+        for slot in slots or []:
+            direct.call_json(f"/slots/{int(slot['id'])}?action=erase", body={})
+    except (PeerFailure, KeyError, TypeError, ValueError):
+        return False
+    return True
+
+
 @dataclass
 class FrontRun:
     #: `LABEL xN` -> the usual latency summary plus `upstream_tokens`.
     summaries: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: Clients -> the front against the direct backend.
     comparison: dict[int, dict[str, Any]] = field(default_factory=dict)
+    #: Whether the upstream's prompt cache was erased before every pass (see `forget_prompts`).
+    fresh_passes: bool = True
 
 
 def replay_front(backends: dict[str, Any], jobs: list[Job], record: Record, samples: list[Sample], *,
@@ -59,6 +77,7 @@ def replay_front(backends: dict[str, Any], jobs: list[Job], record: Record, samp
     for clients in sorted({1, concurrency}):
         tokens = {}
         for label, backend in ((direct_label, direct), (front_label, front)):
+            run.fresh_passes = forget_prompts(direct) and run.fresh_passes
             before = upstream_tokens(direct)
             wall = replay_concurrent(label, backend, jobs, record, concurrency=clients, max_tokens=max_tokens, raw=raw)
             tokens[label] = upstream_tokens(direct) - before
@@ -104,7 +123,13 @@ def front_table(run: FrontRun) -> str:
     rows = [[clients, c["pairs"], c["added_median_ms"], c["added_file_median_ms"], c["added_first_text_median_ms"],
              int(c["upstream_tokens_direct"]), int(c["upstream_tokens_front"]), f"{c['upstream_tokens_ratio']:.2f}x"]
             for clients, c in run.comparison.items()]  # fmt: skip
-    return format_table(headers, rows)
+    table = format_table(headers, rows)
+    if not run.fresh_passes:
+        table += (
+            "\nnote: the upstream's prompt cache could not be erased between passes, so later passes may find "
+            "earlier ones' prompts cached; start llama-server with --slot-save-path DIR to compare fresh passes"
+        )
+    return table
 
 
 def check_front(args: Any) -> None:

@@ -66,7 +66,7 @@ class LlamaServer:
         return False
 
 
-def start_llama_server(gguf: Path, port: int, log: Path) -> LlamaServer:
+def start_llama_server(gguf: Path, port: int, log: Path, extra: tuple[str, ...] = ()) -> LlamaServer:
     binary = llama_server_binary()
     if binary is None:
         reason = "llama-server is not built: run ../shared/peers/llama-server.sh (10-20 min once) or set LLAMA_PEER_DIR"
@@ -76,7 +76,7 @@ def start_llama_server(gguf: Path, port: int, log: Path) -> LlamaServer:
     # --no-repack: the AMX-repacked weights crash this build at its first matmul (SIGSEGV in ldtilecfg,
     # ggml_backend_amx_mul_mat) on this session's Xeon; the plain CPU kernels serve the same model.
     command = [str(binary), "-m", str(gguf), "-c", "2048", "-t", "1", "-np", "2", "--port", str(port),
-               "--host", "127.0.0.1", "--metrics", "--api-key", UPSTREAM_KEY, "--no-repack"]  # fmt: skip
+               "--host", "127.0.0.1", "--metrics", "--api-key", UPSTREAM_KEY, "--no-repack", *extra]  # fmt: skip
     with open(log, "wb") as sink:
         process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT)
     server = LlamaServer(f"http://127.0.0.1:{port}", UPSTREAM_KEY, process)

@@ -54,3 +54,42 @@ def test_the_upstream_counter_is_read_from_a_real_llama_server(upstream):
     body = {"prompt": "def add(a, b):\n", "n_predict": 5, "temperature": 0}
     assert httpx.post(upstream.url + "/completion", json=body, headers=upstream.headers, timeout=120).status_code == 200
     assert upstream_tokens(direct) - before == 5 == upstream.metric("tokens_predicted_total") - before
+
+
+def prompt_read(server, prompt: str) -> int:
+    import httpx
+
+    body = {"prompt": prompt, "n_predict": 1, "temperature": 0, "cache_prompt": True, "id_slot": 0}
+    answer = httpx.post(server.url + "/completion", json=body, headers=server.headers, timeout=120).json()
+    return answer["timings"]["prompt_n"]
+
+
+def test_a_pass_does_not_find_the_prompts_of_the_pass_before(tmp_path):
+    # Both passes replay the same requests: llama-server must forget the first pass's prompts.
+    from engine.bundled import assemble, bundled_parts
+    from engine.remote import LlamaCppBackend
+    from evals.front_bench import forget_prompts
+    from tests.peers import start_llama_server, stop
+    from tests.servers import free_port
+
+    gguf = assemble(bundled_parts(), tmp_path / "bundled.gguf")
+    (tmp_path / "slots").mkdir()
+    server = start_llama_server(gguf, free_port(), tmp_path / "llama-server.log",
+                                extra=("--slot-save-path", str(tmp_path / "slots")))  # fmt: skip
+    try:
+        prompt = "def add(a, b):\n    return a + b\n\n\ndef sub(a, b):\n    return a - b\n"
+        full = prompt_read(server, prompt)
+        assert prompt_read(server, prompt) < full  # cached: the pass after would not read it
+        assert forget_prompts(LlamaCppBackend(server.url, api_key=server.key))
+        assert prompt_read(server, prompt) == full
+    finally:
+        stop(server)
+
+
+def test_an_upstream_that_cannot_forget_is_named_in_the_report(upstream):  # noqa: F811
+    from engine.remote import LlamaCppBackend
+    from evals.front_bench import FrontRun, forget_prompts, front_table
+
+    assert not forget_prompts(LlamaCppBackend(upstream.url, api_key=upstream.key))  # no --slot-save-path
+    assert "--slot-save-path" in front_table(FrontRun(fresh_passes=False))
+    assert "--slot-save-path" not in front_table(FrontRun())

@@ -200,13 +200,12 @@ class HttpBackend:
     def _call(self, path: str, body: Any, timeout: float | None, read: Callable[[httpx.Response], Any]) -> Any:
         target = self.url + path
         wait = timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT
+        method = "GET" if body is None else "POST"
         try:
-            if body is None:
-                response = self._client.get(target, timeout=wait)
-            else:
-                response = self._client.post(target, json=body, timeout=wait)
-            self._raise_for_status(response, target)
-            return read(response)
+            with ExitStack() as stack:
+                response = self._send_fresh_if_stale(method, target, body, stack, stream=False, timeout=wait)
+                self._raise_for_status(response, target)
+                return read(response)
         except (httpx.HTTPError, ValueError) as exc:
             raise self.failure(exc, target) from None
 
@@ -223,19 +222,23 @@ class HttpBackend:
         have had the request read, and an answer that broke off after its first
         byte, or a read that timed out, were begun.
         """
+        return self._send_fresh_if_stale("POST", self.target, body, stack, stream=True)
+
+    def _send_fresh_if_stale(self, method: str, target: str, body: Any, stack: ExitStack, *, stream: bool,
+                             timeout: Any = httpx.USE_CLIENT_DEFAULT) -> httpx.Response:  # fmt: skip
+        """Send once on the pool; once more on a new connection if a pooled one was closed as it went out."""
         events: list[str] = []
-        request = self._client.build_request(
-            "POST", self.target, json=body, extensions={"trace": lambda event, _info: events.append(event)}
-        )
+        request = self._client.build_request(method, target, json=body, timeout=timeout,
+                                             extensions={"trace": lambda event, _info: events.append(event)})  # fmt: skip
         try:
-            return self._client.send(request, stream=True)
+            return self._client.send(request, stream=stream)
         except httpx.RemoteProtocolError as exc:
             opened = any(event.startswith("connection.connect_") for event in events)
             if opened or str(exc) != NEVER_ANSWERED:
                 raise
         log.info("%s closed the pooled connection as the request went out; sending it on a new one", self.url)
         client = stack.enter_context(self._new_client())
-        return client.send(client.build_request("POST", self.target, json=body), stream=True)
+        return client.send(client.build_request(method, target, json=body, timeout=timeout), stream=stream)
 
     def _streamed(
         self,

@@ -48,7 +48,9 @@ def forget_prompts(direct: HttpBackend) -> bool:
 
     The passes replay the same requests, so without this the second one reads
     its prompts from llama-server's cache. llama-server erases a slot only when
-    started with `--slot-save-path DIR`; False when it cannot.
+    started with `--slot-save-path DIR`; False when it cannot. It also restores
+    slots from prompts it keeps in RAM, which this does not clear: run it with
+    `--cache-ram 0` as well (README).
     """
     try:
         slots = direct.call_json("/slots")
@@ -127,7 +129,8 @@ def front_table(run: FrontRun) -> str:
     if not run.fresh_passes:
         table += (
             "\nnote: the upstream's prompt cache could not be erased between passes, so later passes may find "
-            "earlier ones' prompts cached; start llama-server with --slot-save-path DIR to compare fresh passes"
+            "earlier ones' prompts cached; start llama-server with --slot-save-path DIR --cache-ram 0 to compare "
+            "fresh passes"
         )
     return table
 

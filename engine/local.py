@@ -27,6 +27,12 @@ def fitted_prompt_ids(lm: LoadedModel, request: CompletionRequest, context_token
     return lm.tokenizer.encode(prompt, add_special_tokens=True), truncated
 
 
+def _not_run(request: CompletionRequest, ids: list[int], truncated: bool) -> Completion:
+    """The answer of a request that ended before the model read any of it (cancelled, or nothing to do)."""
+    return Completion("", "cancelled", "none", Timings(prompt_tokens=len(ids)), truncated=truncated,
+                      request_id=request.request_id)  # fmt: skip
+
+
 class _Warming:
     """The cancel token and prompt-cache holder of a prefill-only request: stopped by its caller or by a newer request."""
 
@@ -147,8 +153,7 @@ class LocalBackend:
         holder = _Asking(cancel) if key else None
         taken = self.prompt_cache.take(key, ids, holder=holder)
         if taken is None:  # cancelled (superseded) while it waited for the request before it to hand over
-            timings = Timings(prompt_tokens=len(ids))
-            return Completion("", "cancelled", "none", timings, truncated=truncated, request_id=request.request_id)
+            return _not_run(request, ids, truncated)
 
         def release(used: Any) -> None:
             # Keep the prompt, not the completion: the next request shares the prompt's start.
@@ -199,11 +204,10 @@ class LocalBackend:
         try:
             ids, truncated = self.prompt_ids(request)
             # An older warm-up of the key stops and hands over; a real request reading it makes this one moot.
-            taken = self.prompt_cache.take(key, ids, holder=token) if key else self.prompt_cache.take(key, ids)
+            taken = self.prompt_cache.take(key, ids, holder=token if key else None)
             if taken is None:
-                timings = Timings(prompt_tokens=len(ids))
                 log.info("%s: prefill only: skipped, a request for its key is reading the prompt", request.request_id)
-                return Completion("", "cancelled", "none", timings, truncated=truncated, request_id=request.request_id)
+                return _not_run(request, ids, truncated)
             if taken.cached >= len(ids):  # already read: nothing to do
                 self.prompt_cache.checkin(key, ids, taken.cache, token)
                 timings = Timings(prompt_tokens=len(ids), cached_tokens=len(ids))

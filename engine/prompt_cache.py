@@ -336,9 +336,13 @@ class PromptCache:
     def release(self, key: str, holder: Holder) -> None:
         """`holder` is done with `key` without putting a cache back (it failed): others stop waiting for it."""
         with self._lock:
-            if self._held.get(key) is holder:
-                del self._held[key]
-                self._returned.notify_all()
+            self._let_go(key, holder)
+
+    def _let_go(self, key: str, holder: Holder | None) -> None:
+        """(Lock held.) `key` is no longer out with `holder`: wake whoever waits for it."""
+        if holder is not None and self._held.get(key) is holder:
+            del self._held[key]
+            self._returned.notify_all()
 
     def checkin(self, key: str, ids: list[int], cache: Any, holder: Holder | None = None) -> None:
         """Keep `cache` (holding `ids`) for `key`, dropping the least recently used entries beyond the budget."""
@@ -347,9 +351,7 @@ class PromptCache:
             compact(cache)
         entry = _Entry(list(ids), cache, cache_bytes(cache))
         with self._lock:
-            if holder is not None and self._held.get(key) is holder:
-                del self._held[key]
-                self._returned.notify_all()
+            self._let_go(key, holder)
             self._entries.pop(key, None)
             if entry.nbytes > self.max_bytes:
                 return

@@ -165,7 +165,7 @@ class HttpBackend:
         started = time.perf_counter()
         try:
             with ExitStack() as stack:
-                response = self._send(body, stack)
+                response = self._send("POST", self.target, body, stack, stream=True)
                 stack.callback(response.close)
                 if stream:
                     return self._streamed(request, response, started, cancel, on_text)
@@ -203,30 +203,26 @@ class HttpBackend:
         method = "GET" if body is None else "POST"
         try:
             with ExitStack() as stack:
-                response = self._send_fresh_if_stale(method, target, body, stack, stream=False, timeout=wait)
+                response = self._send(method, target, body, stack, stream=False, timeout=wait)
                 self._raise_for_status(response, target)
                 return read(response)
         except (httpx.HTTPError, ValueError) as exc:
             raise self.failure(exc, target) from None
 
-    def _send(self, body: dict[str, Any], stack: ExitStack) -> httpx.Response:
-        """POST `body`; the response as soon as its headers are in, the body still to read or stream.
+    def _send(self, method: str, target: str, body: Any, stack: ExitStack, *, stream: bool,
+              timeout: Any = httpx.USE_CLIENT_DEFAULT) -> httpx.Response:  # fmt: skip
+        """Send `body` (None: a GET); the response as soon as its headers are in (`stream`) or whole.
 
         A peer closes a keep-alive connection that sat idle for its timeout;
         when we send on it at that moment the request never reaches the peer,
         and httpcore says so: "Server disconnected without sending a response"
         (no byte of an answer) on a connection it did not open for this request.
         Only that request goes out once more, on a connection of its own (a second
-        pooled one could be as stale). Nothing the peer may have begun is sent
-        again: a connection opened for the request that closes unanswered may
-        have had the request read, and an answer that broke off after its first
-        byte, or a read that timed out, were begun.
+        pooled one could be as stale); `stack` closes that connection. Nothing the
+        peer may have begun is sent again: a connection opened for the request
+        that closes unanswered may have had the request read, and an answer that
+        broke off after its first byte, or a read that timed out, were begun.
         """
-        return self._send_fresh_if_stale("POST", self.target, body, stack, stream=True)
-
-    def _send_fresh_if_stale(self, method: str, target: str, body: Any, stack: ExitStack, *, stream: bool,
-                             timeout: Any = httpx.USE_CLIENT_DEFAULT) -> httpx.Response:  # fmt: skip
-        """Send once on the pool; once more on a new connection if a pooled one was closed as it went out."""
         events: list[str] = []
         request = self._client.build_request(method, target, json=body, timeout=timeout,
                                              extensions={"trace": lambda event, _info: events.append(event)})  # fmt: skip

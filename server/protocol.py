@@ -49,11 +49,32 @@ def _whole_characters(value: str) -> str:
 #: A string of whole Unicode characters; every string a request carries is one.
 Text = Annotated[str, AfterValidator(_whole_characters)]
 #: A JSON integer: `1.0` is one (JSON Schema says so), `"1"`, `true` and `1.5` are not.
-Integer = Annotated[int, BeforeValidator(lambda v: int(v) if isinstance(v, float) and v.is_integer() else v)]
+_WHOLE_FLOAT = BeforeValidator(lambda v: int(v) if isinstance(v, float) and v.is_integer() else v)
+Integer = Annotated[int, _WHOLE_FLOAT]
+
+
+def bounded(ge: int | None = None, le: int | None = None) -> Any:
+    """An `Integer` between `ge` and `le`, stated in the OpenAPI document as `minimum`/`maximum`.
+
+    The bounds go on the int before the float conversion wraps it: put after it
+    (`Annotated[Integer, Field(ge=...)]`), pydantic still enforces them but
+    writes them into the document as `ge`/`le`, which JSON Schema readers ignore.
+    """
+    return Annotated[int, Field(ge=ge, le=le), _WHOLE_FLOAT]
+
+
+def _only_false(value: bool) -> bool:
+    if value:
+        raise ValueError(
+            "echo (the prompt repeated before the completion) is not supported; leave it out or send false"
+        )
+    return value
+
+
 Temperature = Annotated[float, Field(ge=0.0, le=2.0)]
 TopP = Annotated[float, Field(gt=0.0, le=1.0)]
 #: What `torch.Generator.manual_seed` accepts: any signed or unsigned 64-bit integer.
-Seed = Annotated[Integer, Field(ge=-(2**63), le=2**64 - 1)]
+Seed = bounded(-(2**63), 2**64 - 1)
 
 
 def _offset_seed(seed: int | None, offset: int) -> int | None:
@@ -84,15 +105,15 @@ class OpenAICompletionRequest(Lenient):
     prompt: Text | Annotated[list[Text], Field(min_length=1, max_length=1)]
     suffix: Text | None = None
     #: 0 reads the prompt into the prompt cache and generates nothing (warming it for the next request).
-    max_tokens: Annotated[Integer, Field(ge=0, le=MAX_TOKENS_LIMIT)] | None = None
+    max_tokens: bounded(0, MAX_TOKENS_LIMIT) | None = None
     temperature: Temperature = 0.0
     top_p: TopP = 1.0
-    n: Annotated[Integer, Field(ge=1, le=8)] = 1
+    n: bounded(1, 8) = 1
     stop: Text | Annotated[list[Text], Field(max_length=16)] | None = None
     stream: bool = False
     seed: Seed | None = None
     logprobs: None = Field(default=None, description="not supported; must be absent or null")
-    echo: Literal[False] = False
+    echo: Annotated[bool, AfterValidator(_only_false), Field(json_schema_extra={"const": False})] = False
     #: Extensions: path of the file (shown to the model), our post-processing switch, and the editor document.
     path: Text | None = None
     raw: bool = False
@@ -163,11 +184,11 @@ class InfillRequest(Lenient):
     #: Text of the cursor line typed so far (llama.vim sends it apart from the prefix).
     prompt: Text = ""
     #: -1: the server's default; 0: read the prompt into the cache only (llama.vim's background warming).
-    n_predict: Annotated[Integer, Field(ge=-1, le=MAX_TOKENS_LIMIT)] = -1
+    n_predict: bounded(-1, MAX_TOKENS_LIMIT) = -1
     stop: list[Text] = Field(default_factory=list, max_length=16)
-    n_indent: Annotated[Integer, Field(ge=0, le=1000)] = 0
+    n_indent: bounded(0, 1000) = 0
     temperature: Temperature = 0.0
-    top_k: Annotated[Integer, Field(ge=0)] = 0
+    top_k: bounded(0) = 0
     top_p: TopP = 1.0
     seed: Seed | None = None
     stream: bool = False

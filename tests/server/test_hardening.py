@@ -235,3 +235,33 @@ def test_a_slow_but_steady_upload_is_not_cut_off(tiny_backend):
                 time.sleep(0.3)
             sock.settimeout(30)
             assert sock.recv(4096).startswith(b"HTTP/1.1 200")
+
+
+def _schemas(node):
+    if isinstance(node, dict):
+        yield node
+        for value in node.values():
+            yield from _schemas(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _schemas(value)
+
+
+def test_openapi_document_states_every_integer_bound_the_server_enforces(tiny_server):
+    """Clients and fuzzers read the limits from `/openapi.json`: `n_predict` over 4096 is refused, so it says so.
+
+    JSON Schema spells bounds `minimum`/`maximum`; a stray `ge`/`le` is no bound to anyone reading it
+    (schemathesis sent n_predict 33520 and n -115990 as valid requests and reported the 400s).
+    """
+    doc = httpx.get(f"{tiny_server}/openapi.json").json()
+    body = doc["components"]["schemas"]
+    assert not [s for s in _schemas(doc) if "ge" in s or "le" in s or "gt" in s or "lt" in s]
+    assert body["InfillRequest"]["properties"]["n_predict"]["maximum"] == 4096
+    assert body["OpenAICompletionRequest"]["properties"]["n"]["minimum"] == 1
+
+
+@pytest.mark.parametrize("echo", [0, 1, "false", None])
+def test_echo_must_be_the_boolean_false(tiny_server, echo):
+    """`echo` is a boolean the server only takes as false: `0` is not a boolean, and was answered as if false."""
+    r = post_json(f"{tiny_server}/v1/completions", {"prompt": "x = ", "max_tokens": 2, "echo": echo})
+    assert_error(r, 400, "echo")

@@ -10,6 +10,13 @@ Added latency is per request: the front's end-to-end latency minus the direct on
 (same file, cursor, typing step), then the median. Without `--raw` the front also stops at the end of the
 unit and types through its previous completion, so the difference mixes its overhead with what early
 close saves; with `--raw` both generate to the same end, and the difference is the layer's overhead.
+
+The two passes do not get the same prompt (llama.cpp's `/infill` builds its own, a few tokens apart), and
+the upstream's own prompt time for the same tokens swings by ±200 ms between passes on 2 cores, so the
+end-to-end difference mostly measures the upstream. The layer's own cost is what the upstream's timings
+leave out: each request's latency minus the prompt and generation time the upstream reported for it,
+front minus direct (and the same for the first text, minus the prompt time). Those are reported where
+both timings are the upstream's: requests the front closed early carry the front's own clock instead.
 """
 
 from __future__ import annotations
@@ -107,6 +114,19 @@ def added_latency(samples: list[Sample], direct_label: str, front_label: str, cl
         for k in both  # type: ignore[operator]
         if front[k].first_text_ms is not None and direct[k].first_text_ms is not None
     ]
+    # The upstream's own timings: a request the front closed early (fewer tokens) or typed through (no prompt)
+    # carries the front's clock instead.
+    timed = [k for k in both if min(direct[k].prompt_ms, front[k].prompt_ms) > 0
+             and direct[k].generated_tokens == front[k].generated_tokens]  # fmt: skip
+
+    def outside(s: Sample) -> float:
+        return s.latency_ms - s.prompt_ms - s.generate_ms
+
+    first_outside = [
+        front[k].first_text_ms - front[k].prompt_ms - (direct[k].first_text_ms - direct[k].prompt_ms)
+        for k in timed
+        if front[k].first_text_ms is not None and direct[k].first_text_ms is not None
+    ]
     return {
         "pairs": len(both),
         "added_median_ms": percentile([front[k].latency_ms - direct[k].latency_ms for k in both], 50),
@@ -114,6 +134,9 @@ def added_latency(samples: list[Sample], direct_label: str, front_label: str, cl
             [front[k].latency_ms - direct[k].latency_ms for k in both if k[0] == "file"], 50
         ),  # fmt: skip
         "added_first_text_median_ms": percentile(first, 50),
+        "upstream_timed_pairs": len(timed),
+        "added_outside_upstream_median_ms": percentile([outside(front[k]) - outside(direct[k]) for k in timed], 50),
+        "added_first_text_outside_upstream_median_ms": percentile(first_outside, 50),
     }
 
 
@@ -121,8 +144,12 @@ def front_table(run: FrontRun) -> str:
     from evals.table import format_table
 
     headers = ["clients", "pairs", "added median ms", "added median ms, file requests", "added first text ms",
+               "pairs timed by the upstream", "added outside the upstream's compute ms",
+               "added to first text outside the upstream's prompt ms",
                "upstream tokens direct", "upstream tokens front", "front / direct tokens"]  # fmt: skip
     rows = [[clients, c["pairs"], c["added_median_ms"], c["added_file_median_ms"], c["added_first_text_median_ms"],
+             c["upstream_timed_pairs"], c["added_outside_upstream_median_ms"],
+             c["added_first_text_outside_upstream_median_ms"],
              int(c["upstream_tokens_direct"]), int(c["upstream_tokens_front"]), f"{c['upstream_tokens_ratio']:.2f}x"]
             for clients, c in run.comparison.items()]  # fmt: skip
     table = format_table(headers, rows)

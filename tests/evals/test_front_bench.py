@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 
 import pytest
 
@@ -31,6 +32,29 @@ def test_added_latency_pairs_the_same_requests_and_skips_failures():
     assert got["added_median_ms"] == -50  # of 3, -50, -85
     assert got["added_file_median_ms"] == pytest.approx(-23.5)  # of 3 and -50
     assert got["added_first_text_median_ms"] == pytest.approx(3.5)  # of 5 and 2
+
+
+def test_the_layers_own_cost_leaves_out_the_upstreams_compute():
+    """Prompts a few tokens apart and a noisy upstream must not count as the layer's cost.
+
+    The front's first pair took 300 ms longer end to end, all of it in the upstream's own prompt time;
+    its layer added 4 ms. The second pair the front closed early (fewer tokens: its own clock), and the
+    third it typed through (no prompt): neither has the upstream's timings, so neither counts.
+    """
+
+    def timed(backend, seq, latency, first, prompt_ms, generate_ms, tokens):
+        return replace(sample(backend, "file", seq, 0, latency, first), prompt_ms=prompt_ms, generate_ms=generate_ms,
+                       generated_tokens=tokens)  # fmt: skip
+
+    samples = [
+        timed("direct", 0, 2000, 1005, 1000, 990, 64), timed("front", 0, 2304, 1310, 1300, 990, 64),
+        timed("direct", 1, 2000, 1005, 1000, 990, 64), timed("front", 1, 900, 850, 840, 40, 3),
+        timed("direct", 2, 2000, 1005, 1000, 990, 64), timed("front", 2, 3, 2, 0, 0, 0),
+    ]  # fmt: skip
+    got = added_latency(samples, "direct", "front", 1)
+    assert got["upstream_timed_pairs"] == 1
+    assert got["added_outside_upstream_median_ms"] == pytest.approx(4)  # (2304-1300-990) - (2000-1000-990)
+    assert got["added_first_text_outside_upstream_median_ms"] == pytest.approx(5)  # (1310-1300) - (1005-1000)
 
 
 @pytest.mark.parametrize("backend, compare, front, problem", [

@@ -60,7 +60,7 @@ class LlamaCppBackend(HttpBackend):
 
 
 class OurServerBackend(LlamaCppBackend):
-    """Our own `codegemma serve`: llama.cpp's `/infill` plus the `path`, `raw` and `document` extensions.
+    """Our own `codegemma serve`: llama.cpp's `/infill` plus the `path`, `language`, `raw` and `document` extensions.
 
     `document` is the request's `cache_key` (the language server's document URI): the server keeps that
     document's prompt cache and lets a newer request for it supersede the one still running.
@@ -69,7 +69,8 @@ class OurServerBackend(LlamaCppBackend):
     kind = "http"
 
     def build(self, request: CompletionRequest, stream: bool) -> dict[str, Any]:
-        extensions = {"raw": request.raw, "path": request.path or None, "document": request.cache_key or None}
+        extensions = {"raw": request.raw, "path": request.path or None, "language": request.language or None,
+                      "document": request.cache_key or None}  # fmt: skip
         return LlamaCppInfill.of(request, stream, **extensions).json_body()
 
 

@@ -66,7 +66,7 @@ class InputExtra(Body):
 
 
 class LlamaCppInfill(LlamaCppGeneration):
-    """llama.cpp's `POST /infill`; `raw`, `path` and `document` are our server's extensions (not sent to llama.cpp)."""
+    """llama.cpp's `POST /infill`; `raw`, `path`, `language` and `document` are our server's extensions (not sent to llama.cpp)."""
 
     input_prefix: str
     input_suffix: str
@@ -76,6 +76,7 @@ class LlamaCppInfill(LlamaCppGeneration):
     n_indent: int = 0
     raw: bool | None = None
     path: str | None = None
+    language: str | None = None
     document: str | None = None
 
     @classmethod

@@ -48,6 +48,9 @@ def _whole_characters(value: str) -> str:
 
 #: A string of whole Unicode characters; every string a request carries is one.
 Text = Annotated[str, AfterValidator(_whole_characters)]
+#: A language id (`python`, `typescript`: an editor's, or a file extension) for the syntax-aware rules when
+#: the request has no path to tell it by; an id we have no grammar for is taken and simply not used.
+Language = Annotated[Text, Field(max_length=64)]
 #: A JSON integer: `1.0` is one (JSON Schema says so), `"1"`, `true` and `1.5` are not.
 _WHOLE_FLOAT = BeforeValidator(lambda v: int(v) if isinstance(v, float) and v.is_integer() else v)
 Integer = Annotated[int, _WHOLE_FLOAT]
@@ -114,8 +117,9 @@ class OpenAICompletionRequest(Lenient):
     seed: Seed | None = None
     logprobs: None = Field(default=None, description="not supported; must be absent or null")
     echo: Annotated[bool, AfterValidator(_only_false), Field(json_schema_extra={"const": False})] = False
-    #: Extensions: path of the file (shown to the model), our post-processing switch, and the editor document.
+    #: Extensions: path of the file (shown to the model), its language, our post-processing switch, the editor document.
     path: Text | None = None
+    language: Language | None = None
     raw: bool = False
     document: DocumentId | None = None
 
@@ -125,6 +129,7 @@ class OpenAICompletionRequest(Lenient):
             prefix=prompt,
             suffix=self.suffix or "",
             path=self.path,
+            language=self.language,
             max_tokens=default_max_tokens if self.max_tokens is None else self.max_tokens,
             temperature=self.temperature,
             top_p=self.top_p,
@@ -196,8 +201,9 @@ class InfillRequest(Lenient):
     t_max_predict_ms: Annotated[float, Field(ge=0)] = 0
     id_slot: Integer = -1
     response_fields: list[Text] | None = None
-    #: Extensions: path of the file, our post-processing switch, and the editor document.
+    #: Extensions: path of the file, its language, our post-processing switch, and the editor document.
     path: Text | None = None
+    language: Language | None = None
     raw: bool = False
     document: DocumentId | None = None
 
@@ -212,6 +218,7 @@ class InfillRequest(Lenient):
             prefix=self.input_prefix + self.prompt,
             suffix=self.input_suffix,
             path=self.path,
+            language=self.language,
             context=tuple(ContextFile(c.filename, c.text) for c in self.input_extra if c.text),
             max_tokens=self.n_predict if self.n_predict >= 0 else default_max_tokens,
             temperature=self.temperature,

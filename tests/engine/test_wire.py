@@ -52,3 +52,20 @@ def test_a_misspelled_field_is_a_bug_not_a_silent_default():
         LlamaCppCompletion(
             prompt="x", n_predictt=3, n_predict=1, temperature=0, top_p=1, top_k=0, stop=[], stream=False
         )
+
+
+@pytest.mark.parametrize("route", ["/infill", "/v1/completions"])
+def test_the_language_reaches_our_server_without_a_path(route):
+    """`codegemma eval --backend http` sends no path, only the language: without it the server's rules
+    did not know the code was Python, and HumanEval through a server lost 4 points to the same engine
+    in process (completions that repeat the next line were not cut)."""
+    from engine.remote import OurServerBackend
+    from server.protocol import OpenAICompletionRequest
+
+    request = CompletionRequest(prefix="def f():\n", suffix="\n", language="python")
+    if route == "/infill":
+        body = OurServerBackend("http://h:1").build(request, False)
+        read = InfillRequest.model_validate(body).to_request(64)
+    else:
+        read = OpenAICompletionRequest.model_validate({"prompt": "x", "language": "python"}).to_request(64)
+    assert read.language == "python"

@@ -15,6 +15,7 @@ that never parsed).
 
 from __future__ import annotations
 
+import ast
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +26,21 @@ MAX_LINES = 300
 
 #: Characters that, first on a column-0 line, close a construct rather than start one.
 CLOSERS = ")]}"
+
+
+def python_indent_error(source: str) -> int | None:
+    """The line of Python's indentation error in `source`; None when it parses or fails otherwise.
+
+    tree-sitter-python accepts a line indented deeper than its block (`     return` in a
+    4-space body) without an error node; Python refuses the file ("unexpected indent").
+    """
+    try:
+        ast.parse(source)
+    except IndentationError as exc:  # TabError is one too
+        return exc.lineno or 0
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    return None
 
 
 def _starts_construct(line: str) -> bool:
@@ -74,13 +90,24 @@ class Window:
     tail_bytes: bytes = field(init=False)
     baseline: Any = field(init=False)
     base_errors: frozenset[tuple[str, int]] = field(init=False)
+    #: Python only: the window parses without the middle, so an indentation error with it is the middle's.
+    base_parses: bool = field(init=False)
     _trees: dict[str, Any] = field(init=False, default_factory=dict)
+    _indents: dict[str, int | None] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self.head_bytes = self.head.encode("utf-8")
         self.tail_bytes = self.tail.encode("utf-8")
         self.baseline = syntax.parse_bytes(self.head_bytes + self.tail_bytes, self.language)
         self.base_errors = frozenset(self._signature(self.baseline, 0))
+        if self.language == "python":
+            try:
+                ast.parse(self.head + self.tail)
+                self.base_parses = True
+            except (SyntaxError, ValueError, RecursionError, MemoryError):
+                self.base_parses = False
+        else:
+            self.base_parses = False
 
     @classmethod
     def around(cls, prefix: str, suffix: str, language: str | None) -> Window | None:
@@ -125,10 +152,26 @@ class Window:
     def new_errors(self, middle: str) -> list[tuple[str, int]]:
         """Errors the window has with `middle` that it did not have without it."""
         tree = self.tree(middle)
-        if not syntax.has_error(tree.root_node):
+        if syntax.has_error(tree.root_node):
+            size = len(middle.encode("utf-8"))
+            found = [e for e in self._signature(tree, size) if e not in self.base_errors or e[0] == "m"]
+            if found:
+                return found
+        return self._indent_errors(middle)
+
+    def _indent_errors(self, middle: str) -> list[tuple[str, int]]:
+        """Python's indentation error on a line of `middle`, which tree-sitter does not see (cached per middle)."""
+        if not self.base_parses or not middle.strip():
             return []
-        size = len(middle.encode("utf-8"))
-        return [e for e in self._signature(tree, size) if e not in self.base_errors or e[0] == "m"]
+        if middle not in self._indents:
+            if len(self._indents) > 64:
+                self._indents.clear()
+            self._indents[middle] = python_indent_error(self.head + middle + self.tail)
+        line = self._indents[middle]
+        first = self.head.count("\n") + 1  # the cursor's line, 1-based
+        if line is None or not first <= line <= first + middle.count("\n"):
+            return []
+        return [("m", 0)]
 
     def open_blocks(self, middle: str) -> list[Any]:
         """Blocks that start inside `middle` and have no statement yet (an opened body still to write)."""

@@ -59,3 +59,26 @@ def test_open_blocks_are_reported():
 def test_unknown_language_has_no_window():
     assert Window.around("x = ", "\n", "ruby") is None
     assert Window.around("x = ", "\n", None) is None
+
+
+WRAP_PREFIX = (
+    'def wrap(text, width=70, **kwargs):\n    """Wrap text."""\n    w = TextWrapper(width=width, **kwargs)\n    '
+)
+WRAP_SUFFIX = "\n\n\ndef fill(text):\n    return text\n"
+
+
+def test_a_line_indented_one_space_too_deep_is_a_new_error():
+    """tree-sitter-python takes `     return` (5 spaces after a 4-space block) without an error, Python does not.
+
+    A model wrote ` return w.fill(text)` after a cursor that already had the line's indent; the completion
+    passed the check and the file no longer parsed ("unexpected indent").
+    """
+    window = Window.around(WRAP_PREFIX, WRAP_SUFFIX, "python")
+    assert not window.complete(" return w.fill(text)\n")
+    assert window.new_errors(" return w.fill(text)\n")
+    assert window.complete("return w.fill(text)\n")
+
+
+def test_an_indentation_error_the_code_already_had_does_not_count_against_the_completion():
+    suffix = "\n    x = 1\n      y = 2\n" + WRAP_SUFFIX  # the user's own mistake, below the cursor
+    assert Window.around(WRAP_PREFIX, suffix, "python").complete("return w.fill(text)\n")

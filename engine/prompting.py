@@ -7,7 +7,9 @@ a completion through either is cut and post-processed the same way.
 
 from __future__ import annotations
 
-from engine.backend import CompletionRequest
+from dataclasses import replace
+
+from engine.backend import Completion, CompletionRequest, TextCallback
 from fim.budget import TokenCounter, fit
 from fim.formats import FimFormat
 from fim.postprocess import CompletionFilter, completion_filter
@@ -34,3 +36,65 @@ def request_filter(fmt: FimFormat, request: CompletionRequest) -> CompletionFilt
         stop_words=(*fmt.family.stop_strings, *request.stop), prefix=request.prefix, suffix=request.suffix,
         raw=request.raw, n_indent=request.n_indent, language=request_language(request),
         request_id=request.request_id)  # fmt: skip
+
+
+class SpaceHealing:
+    """A prefix-last prompt must not end in spaces: the model is asked before them, and they are taken off.
+
+    With the prefix last (`FimFormat.prefix_last`), the prompt's final token is
+    whatever the prefix ends with. Spaces there (the indent an editor puts on a
+    new line, the space after `return `) are tokens the model rarely saw at that
+    point: it went on with its usual space-led token (` return`, ` a`), and the
+    line came out one space too deep or with two spaces (`return  a + b`). So
+    the request is asked without the trailing spaces and tabs, and the answer
+    loses them at its front: exactly those when it starts with them (a deeper
+    indent keeps the rest, for the syntax check to judge), else whatever spaces
+    and tabs it starts with, since the user's own spaces stay where they are.
+    """
+
+    def __init__(self, request: CompletionRequest, spaces: str) -> None:
+        self.request = replace(request, prefix=request.prefix[: len(request.prefix) - len(spaces)])
+        self.spaces = spaces
+        self.seen = ""
+        self.cut: int | None = None
+
+    @classmethod
+    def of(cls, fmt: FimFormat, request: CompletionRequest) -> SpaceHealing | None:
+        """The healing `request` needs in `fmt`, or None (PSM, raw requests, a prefix that ends otherwise)."""
+        if not fmt.prefix_last or request.raw:
+            return None
+        kept = request.prefix.rstrip(" \t")
+        if not kept or len(kept) == len(request.prefix):
+            return None
+        return cls(request, request.prefix[len(kept) :])
+
+    def _front(self, text: str) -> int:
+        """How many characters of `text` (which has more than spaces and tabs) the user's spaces stand for."""
+        return len(self.spaces) if text.startswith(self.spaces) else len(text) - len(text.lstrip(" \t"))
+
+    def text(self, text: str) -> str:
+        """The completion after the user's spaces, from what the model wrote before them."""
+        if not text.strip(" \t"):
+            return text[len(self.spaces) :] if text.startswith(self.spaces) else ""
+        return text[self._front(text) :]
+
+    def on_text(self, downstream: TextCallback | None) -> TextCallback | None:
+        """`downstream` given the streamed text as `text` would cut it: held back while it is only spaces."""
+        if downstream is None:
+            return None
+
+        def take(piece: str) -> None:
+            if self.cut is not None:
+                downstream(piece)
+                return
+            self.seen += piece
+            if not self.seen.strip(" \t"):
+                return
+            self.cut = self._front(self.seen)
+            if self.seen[self.cut :]:
+                downstream(self.seen[self.cut :])
+
+        return take
+
+    def completion(self, answer: Completion) -> Completion:
+        return replace(answer, text=self.text(answer.text))

@@ -13,7 +13,7 @@ from engine.generation import Decoding, Sampling
 from engine.loading import LoadedModel
 from engine.previous import RecentCompletions
 from engine.prompt_cache import DEFAULT_CACHE_REUSE, DEFAULT_PROMPT_CACHE_MB, KeyRotation, PromptCache, crop_cache
-from engine.prompting import SpaceHealing, fitted_prompt, request_filter
+from engine.prompting import fitted_prompt, healed_complete, request_filter
 from engine.speculation import Drafter, continuation_after_edit
 from fim.postprocess import completion_filter
 
@@ -140,11 +140,8 @@ class LocalBackend:
         cancel: CancelToken | None = None,
         on_text: TextCallback | None = None,
     ) -> Completion:
-        healing = SpaceHealing.of(self.lm.fim_format, request)
-        if healing is None:
-            return self._complete(request, cancel=cancel, on_text=on_text)
-        answer = self._complete(healing.request, cancel=cancel, on_text=healing.on_text(on_text))
-        return healing.completion(answer)
+        fmt = self.lm.fim_format
+        return healed_complete(fmt, request, self._complete, cancel=cancel, on_text=on_text)
 
     def _complete(self, request: CompletionRequest, *, cancel: CancelToken | None,
                   on_text: TextCallback | None) -> Completion:  # fmt: skip

@@ -8,8 +8,9 @@ a completion through either is cut and post-processed the same way.
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Callable
 
-from engine.backend import Completion, CompletionRequest, TextCallback
+from engine.backend import CancelToken, Completion, CompletionRequest, TextCallback
 from fim.budget import TokenCounter, fit
 from fim.formats import FimFormat
 from fim.postprocess import CompletionFilter, completion_filter
@@ -98,3 +99,12 @@ class SpaceHealing:
 
     def completion(self, answer: Completion) -> Completion:
         return replace(answer, text=self.text(answer.text))
+
+
+def healed_complete(fmt: FimFormat, request: CompletionRequest, complete: Callable[..., Completion], *,
+                    cancel: CancelToken | None, on_text: TextCallback | None) -> Completion:  # fmt: skip
+    """`complete(request, cancel=, on_text=)`, through `SpaceHealing` where `fmt` needs it."""
+    healing = SpaceHealing.of(fmt, request)
+    if healing is None:
+        return complete(request, cancel=cancel, on_text=on_text)
+    return healing.completion(complete(healing.request, cancel=cancel, on_text=healing.on_text(on_text)))

@@ -27,7 +27,7 @@ from engine.backend import CancelToken, Completion, CompletionRequest, TextCallb
 from engine.defaults import CONTEXT_TOKENS
 from engine.errors import EngineError
 from engine.previous import RecentCompletions
-from engine.prompting import SpaceHealing, fitted_prompt, request_filter
+from engine.prompting import fitted_prompt, healed_complete, request_filter
 from engine.remote import LlamaCppBackend, OpenAIBackend
 from engine.specs import _flag, parse_backend_spec
 from engine.transport import READ_TIMEOUT_S, HttpBackend, PeerFailure
@@ -293,11 +293,8 @@ class UpstreamEngine:
         cancel: CancelToken | None = None,
         on_text: TextCallback | None = None,
     ) -> Completion:
-        healing = SpaceHealing.of(self.fim_format or self.served().fim_format, request)
-        if healing is None:
-            return self._complete(request, cancel=cancel, on_text=on_text)
-        answer = self._complete(healing.request, cancel=cancel, on_text=healing.on_text(on_text))
-        return healing.completion(answer)
+        fmt = self.fim_format or self.served().fim_format
+        return healed_complete(fmt, request, self._complete, cancel=cancel, on_text=on_text)
 
     def _complete(self, request: CompletionRequest, *, cancel: CancelToken | None,
                   on_text: TextCallback | None) -> Completion:  # fmt: skip

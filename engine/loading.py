@@ -157,7 +157,7 @@ def bound_kernel_caches() -> None:
     a kernel for every new shape and keeps 1024 of them in each of two caches.
     Every prompt length and every decode step's cache length is a new shape for
     attention, so a server grew without end: 2.1 to 3.4 GB over 100 requests
-    of different lengths on the bundled model, and still climbing (AMD EPYC,
+    of different lengths on the bundled model, and still climbing (AMD EPYC Zen 5,
     AVX512-BF16, 2 threads). With 16 shapes it stayed at 2.2 GB and the 100
     requests took as long (108.7 s against 108.1 s; the linear layers' few
     shapes are used every step and stay cached). Both libraries read the

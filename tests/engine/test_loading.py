@@ -247,7 +247,7 @@ def test_prompts_of_new_lengths_do_not_grow_memory(tiny_model_dir):
 
     torch keeps a compiled oneDNN kernel for every shape of every bf16 matmul, 1024 shapes by default:
     before the engine bounded that, 100 requests of different lengths grew a server on the bundled model
-    by 1.3 GB (AMD EPYC, AVX512-BF16), and this test's 60 prompts grew the tiny model by 690 MB.
+    by 1.3 GB (AMD EPYC Zen 5, AVX512-BF16), and this test's 60 prompts grew the tiny model by 690 MB.
     Where bf16 is not native torch does not use oneDNN for it, and this passes either way.
     """
     import subprocess

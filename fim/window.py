@@ -28,18 +28,18 @@ MAX_LINES = 300
 CLOSERS = ")]}"
 
 
-def python_indent_error(source: str) -> int | None:
-    """The line of Python's indentation error in `source`; None when it parses or fails otherwise.
+def python_error(source: str) -> SyntaxError | None:
+    """Python's own syntax error in `source` (an `IndentationError` is one), or None when it parses.
 
     tree-sitter-python accepts a line indented deeper than its block (`     return` in a
     4-space body) without an error node; Python refuses the file ("unexpected indent").
     """
     try:
         ast.parse(source)
-    except IndentationError as exc:  # TabError is one too
-        return exc.lineno or 0
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return None
+    except SyntaxError as exc:
+        return exc
+    except (ValueError, RecursionError, MemoryError) as exc:  # NUL bytes, nesting too deep
+        return SyntaxError(str(exc))
     return None
 
 
@@ -100,14 +100,7 @@ class Window:
         self.tail_bytes = self.tail.encode("utf-8")
         self.baseline = syntax.parse_bytes(self.head_bytes + self.tail_bytes, self.language)
         self.base_errors = frozenset(self._signature(self.baseline, 0))
-        if self.language == "python":
-            try:
-                ast.parse(self.head + self.tail)
-                self.base_parses = True
-            except (SyntaxError, ValueError, RecursionError, MemoryError):
-                self.base_parses = False
-        else:
-            self.base_parses = False
+        self.base_parses = self.language == "python" and python_error(self.head + self.tail) is None
 
     @classmethod
     def around(cls, prefix: str, suffix: str, language: str | None) -> Window | None:
@@ -166,7 +159,8 @@ class Window:
         if middle not in self._indents:
             if len(self._indents) > 64:
                 self._indents.clear()
-            self._indents[middle] = python_indent_error(self.head + middle + self.tail)
+            error = python_error(self.head + middle + self.tail)
+            self._indents[middle] = (error.lineno or 0) if isinstance(error, IndentationError) else None
         line = self._indents[middle]
         first = self.head.count("\n") + 1  # the cursor's line, 1-based
         if line is None or not first <= line <= first + middle.count("\n"):
